@@ -1,0 +1,47 @@
+"""Model registry: experiments name a model and its constructor arguments in the config.
+
+Entries are "module:Class" strings imported on first use, so importing sepflow.models is
+cheap and a model with an optional dependency (mamba-ssm) costs nothing until asked for.
+
+Every model is an nn.Module mapping a waveform batch (batch, channels, time) to a waveform
+batch of the same length: (batch, channels, time) for speech enhancement, and
+(batch, sources, channels, time) for music separation. Spectral models do their STFT inside.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from torch import nn
+
+from sepflow.errors import SepflowError
+
+MODELS: dict[str, str] = {
+    "demucs": "sepflow.models.demucs:Demucs",
+    "gatewave": "sepflow.models.gatewave:GateWave",
+    "spec_unet": "sepflow.models.spec_unet:SpecUNet",
+    "tcm_unet": "sepflow.models.tcm_unet:TCMUNet",
+    "waveunet": "sepflow.models.waveunet:WaveUNet",
+}
+
+
+def model_class(name: str) -> type[nn.Module]:
+    """The class registered under `name`."""
+    if name not in MODELS:
+        raise SepflowError(f"unknown model {name!r}; choose one of: {', '.join(sorted(MODELS))}")
+    module, cls = MODELS[name].split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def build_model(name: str, **args) -> nn.Module:
+    """Instantiate a registered model; a wrong argument names the model and the argument."""
+    cls = model_class(name)
+    try:
+        return cls(**args)
+    except TypeError as exc:
+        raise SepflowError(f"bad arguments for model {name!r}: {exc}") from None
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
