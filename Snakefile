@@ -1,0 +1,25 @@
+# sepflow: raw audio to results tables. See README.md; the layout is in DESIGN.md.
+from snakemake.utils import min_version, validate
+
+min_version("8.0")
+
+
+configfile: "config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/manifests.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/enhance.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    input:
+        REPORT_FILES,
+    default_target: True

@@ -1,0 +1,88 @@
+"""The run configuration: experiments, datasets and test sets as config.yaml describes them.
+
+The JSON schema (workflow/schemas/config.schema.yaml) checks shapes and types; this module
+checks what a schema cannot (names that must refer to each other, registered models and
+losses) and answers the questions the workflow asks of the config.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from sepflow.errors import SepflowError
+from sepflow.infer.baselines import BASELINES
+from sepflow.losses import LOSSES
+from sepflow.models import MODELS
+from sepflow.train.recipe import Recipe
+
+PAIRED_SPLITS = ("train", "valid", "test")
+POOL_SPLITS = ("pool_clean", "pool_noise", "pool_rir")
+DATASET_SPLITS = {"demo": PAIRED_SPLITS + POOL_SPLITS}
+
+
+@dataclass(frozen=True)
+class TestSet:
+    dataset: str
+    split: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.dataset}/{self.split}"
+
+
+def canonical_json(obj) -> str:
+    """Sorted, compact JSON: rule params that do not change when YAML keys are reordered."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
+
+
+def parse_test_set(text: str, where: str) -> TestSet:
+    dataset, sep, split = text.partition("/")
+    if not sep or not dataset or not split:
+        raise SepflowError(f"{where}: test set {text!r} must read DATASET/SPLIT, e.g. demo/test")
+    return TestSet(dataset, split)
+
+
+def check_config(config: dict) -> None:
+    """Cross-references the schema cannot express; the first problem raises, naming the key."""
+    datasets = config["datasets"]
+    for name, ds in datasets.items():
+        if ds["recipe"] not in DATASET_SPLITS:
+            raise SepflowError(f"datasets.{name}.recipe: unknown recipe {ds['recipe']!r}; choose one of {sorted(DATASET_SPLITS)}")
+    for name, exp in config["experiments"].items():
+        where = f"experiments.{name}"
+        if ("model" in exp) == ("baseline" in exp):
+            raise SepflowError(f"{where}: give exactly one of 'model' (a trained network) or 'baseline'.")
+        if "baseline" in exp and exp["baseline"] not in BASELINES:
+            raise SepflowError(f"{where}.baseline: unknown baseline {exp['baseline']!r}; choose one of {sorted(BASELINES)}")
+        if "model" in exp:
+            if exp["model"] not in MODELS:
+                raise SepflowError(f"{where}.model: unknown model {exp['model']!r}; choose one of {sorted(MODELS)}")
+            for key in ("data", "train"):
+                if key not in exp:
+                    raise SepflowError(f"{where}: a trained model needs a '{key}' section.")
+            recipe = Recipe.from_config(exp["train"], where=f"{where}.train")
+            if recipe.loss["name"] not in LOSSES:
+                raise SepflowError(f"{where}.train.loss.name: unknown loss {recipe.loss['name']!r}; choose one of {sorted(LOSSES)}")
+            _check_split(config, exp["data"]["dataset"], exp["data"]["train"], f"{where}.data.train")
+            _check_split(config, exp["data"]["dataset"], exp["data"]["valid"], f"{where}.data.valid")
+        for text in exp["test_sets"]:
+            ts = parse_test_set(text, f"{where}.test_sets")
+            _check_split(config, ts.dataset, ts.split, f"{where}.test_sets")
+
+
+def _check_split(config: dict, dataset: str, split: str, where: str) -> None:
+    if dataset not in config["datasets"]:
+        raise SepflowError(f"{where}: dataset {dataset!r} is not defined under datasets: {sorted(config['datasets'])}")
+    splits = DATASET_SPLITS[config["datasets"][dataset]["recipe"]]
+    if split not in splits:
+        raise SepflowError(f"{where}: dataset {dataset!r} has no split {split!r}; it has {list(splits)}")
+
+
+def trained_experiments(config: dict) -> list[str]:
+    return sorted(name for name, exp in config["experiments"].items() if "model" in exp)
+
+
+def evaluation_targets(config: dict) -> list[tuple[str, TestSet]]:
+    """Every (experiment, test set) pair the report covers, in config order."""
+    return [(name, parse_test_set(t, name)) for name, exp in config["experiments"].items() for t in exp["test_sets"]]

@@ -1,0 +1,90 @@
+"""Training batches that are a pure function of (seed, step).
+
+Which items and which crops a step sees depends only on the seed and the step number, so a
+resumed run draws exactly the batches the uninterrupted run would have drawn, with no
+sampler state to save. Each epoch is a fresh seeded permutation of the items; with several
+processes (multi-GPU) each takes its own slice of every global batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import soundfile as sf
+import torch
+from torch.utils.data import Dataset
+
+from sepflow.data.manifest import Manifest
+
+
+class StepBatches:
+    """Batch sampler yielding, from `start_step` on, lists of (item index, crop seed)."""
+
+    def __init__(self, n_items: int, batch_size: int, seed: int, start_step: int = 0,
+                 rank: int = 0, world_size: int = 1):
+        if batch_size % world_size:
+            raise ValueError(f"batch_size {batch_size} is not divisible by {world_size} processes")
+        self.n, self.batch, self.seed = n_items, batch_size, seed
+        self.start, self.rank, self.world = start_step, rank, world_size
+        self._cached: tuple[int, np.ndarray] = (-1, np.empty(0, dtype=np.int64))
+
+    def _permutation(self, epoch: int) -> np.ndarray:
+        if self._cached[0] != epoch:
+            self._cached = (epoch, np.random.default_rng([self.seed, epoch]).permutation(self.n))
+        return self._cached[1]
+
+    def batch_at(self, step: int) -> list[tuple[int, int]]:
+        """The (index, crop seed) pairs of this process's share of global batch `step`."""
+        per = self.batch // self.world
+        out = []
+        for k in range(self.rank * per, (self.rank + 1) * per):
+            pos = step * self.batch + k
+            epoch, offset = divmod(pos, self.n)
+            out.append((int(self._permutation(epoch)[offset]), int(pos)))
+        return out
+
+    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+        step = self.start
+        while True:
+            yield self.batch_at(step)
+            step += 1
+
+
+class PairedSegments(Dataset):
+    """Random fixed-length (noisy, clean) crops of a paired speech manifest, read lazily.
+
+    Items shorter than the segment are zero-padded at the end. Indexed by (item, crop seed).
+    """
+
+    def __init__(self, manifest: Manifest, segment_samples: int, seed: int):
+        self.manifest, self.segment, self.seed = manifest, segment_samples, seed
+        self.files = [(manifest.paths(it)["noisy"], manifest.paths(it)["clean"], it["length"]) for it in manifest.items]
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, key: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+        index, crop_seed = key
+        noisy_path, clean_path, length = self.files[index]
+        start = 0
+        if length > self.segment:
+            start = int(np.random.default_rng([self.seed, crop_seed]).integers(0, length - self.segment + 1))
+        stop = min(start + self.segment, length)
+        pair = [sf.read(str(p), start=start, stop=stop, dtype="float32", always_2d=True)[0].T for p in (noisy_path, clean_path)]
+        noisy, clean = (np.pad(x, ((0, 0), (0, self.segment - x.shape[1]))) for x in pair)
+        return torch.from_numpy(noisy), torch.from_numpy(clean)
+
+
+class PairedUtterances(Dataset):
+    """Whole (noisy, clean) utterances, for validation at batch size 1."""
+
+    def __init__(self, manifest: Manifest):
+        self.files = [(manifest.paths(it)["noisy"], manifest.paths(it)["clean"]) for it in manifest.items]
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        noisy, clean = (sf.read(str(p), dtype="float32", always_2d=True)[0].T for p in self.files[index])
+        return torch.from_numpy(np.ascontiguousarray(noisy)), torch.from_numpy(np.ascontiguousarray(clean))

@@ -1,0 +1,66 @@
+"""Checkpoints in the DESIGN.md format, written atomically and loaded with weights_only.
+
+A model checkpoint carries what rebuilds the model without the config: model name,
+constructor arguments, sample rate, task and the state dict. A training checkpoint adds
+optimiser, scheduler, scaler, step, history and RNG states so a resumed run continues the
+same curve.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from sepflow.errors import SepflowError
+from sepflow.models import build_model
+
+MODEL_KEYS = ("model", "model_args", "sample_rate", "task", "state_dict")
+
+
+def atomic_save(obj: dict, path: str | os.PathLike) -> Path:
+    """torch.save to a temporary file in the same folder, then rename over `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def model_checkpoint(model_name: str, model_args: dict, sample_rate: int, task: str, model: nn.Module) -> dict:
+    """The inference checkpoint of a model (CPU tensors, so it loads anywhere)."""
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    return {"model": model_name, "model_args": dict(model_args), "sample_rate": int(sample_rate),
+            "task": task, "state_dict": state}
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
+    """Load any sepflow checkpoint safely (weights_only=True); a bad file is a clear error."""
+    path = Path(path)
+    if not path.is_file():
+        raise SepflowError(f"checkpoint not found: {path}; train the experiment first.")
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:
+        raise SepflowError(f"cannot load checkpoint {path}: {exc}. Delete it and retrain.") from None
+    missing = [k for k in MODEL_KEYS if k not in ckpt]
+    if missing:
+        raise SepflowError(f"checkpoint {path} lacks {missing}; it was not written by sepflow.")
+    return ckpt
+
+
+def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[nn.Module, dict]:
+    """Rebuild a model from its checkpoint, in eval mode on `device`; returns (model, checkpoint)."""
+    ckpt = load_checkpoint(path)
+    model = build_model(ckpt["model"], **ckpt["model_args"])
+    model.load_state_dict(ckpt["state_dict"], strict=True)
+    return model.to(device).eval(), ckpt

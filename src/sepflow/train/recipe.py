@@ -1,0 +1,58 @@
+"""The training recipe of an experiment, as given in config.yaml under experiments.NAME.train."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+from sepflow.errors import SepflowError
+
+
+@dataclass(frozen=True)
+class Recipe:
+    steps: int = 1000
+    batch_size: int = 8
+    segment: float = 2.0          # seconds per training crop
+    lr: float = 3e-4
+    betas: tuple[float, float] = (0.9, 0.999)
+    weight_decay: float = 0.0
+    loss: dict = field(default_factory=lambda: {"name": "l1"})
+    clip_grad: float = 5.0        # max gradient norm; 0 disables clipping
+    valid_every: int = 100        # steps between validations (and checkpoints)
+    valid_items: int = 0          # 0: the whole validation split
+    lr_factor: float = 0.5        # ReduceLROnPlateau on the validation loss
+    lr_patience: int = 2          # validations without improvement before the LR drops
+    early_stop: int = 0           # validations without improvement before stopping; 0 never
+    mixed_precision: bool = True  # fp16 autocast, on CUDA only
+    num_workers: int = 0
+    log_every: int = 20
+    seed: int = 0
+
+    @classmethod
+    def from_config(cls, cfg: dict, where: str = "train") -> Recipe:
+        """Build from a config mapping; an unknown or bad key names itself and the fix."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(cfg) - names)
+        if unknown:
+            raise SepflowError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(names)}")
+        cfg = dict(cfg)
+        if "betas" in cfg:
+            cfg["betas"] = tuple(cfg["betas"])
+        recipe = cls(**cfg)
+        for key in ("steps", "batch_size", "valid_every", "log_every"):
+            if getattr(recipe, key) < 1:
+                raise SepflowError(f"{where}.{key} must be at least 1, got {getattr(recipe, key)}")
+        if recipe.segment <= 0 or recipe.lr <= 0:
+            raise SepflowError(f"{where}: segment and lr must be positive")
+        if "name" not in recipe.loss:
+            raise SepflowError(f"{where}.loss needs a 'name' (e.g. l1_mrstft)")
+        return recipe
+
+    def fingerprint(self, model: str, model_args: dict) -> str:
+        """What a resumed run must share with the run it continues: all but the step budget
+        and the logging/early-stop knobs, which may change between runs."""
+        keep = {k: v for k, v in dataclasses.asdict(self).items() if k not in ("steps", "early_stop", "log_every", "num_workers")}
+        blob = json.dumps({"model": model, "args": model_args, "recipe": keep}, sort_keys=True, default=list)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]

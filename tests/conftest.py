@@ -1,0 +1,51 @@
+"""Shared fixtures: small generated audio, never downloaded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from sepflow.audio import mix_at_snr, write_audio
+from sepflow.data.manifest import write_manifest
+from sepflow.data.splits import build_manifest
+
+SR = 16000
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    torch.set_num_threads(1)
+
+
+def tone_speech(rng: np.random.Generator, seconds: float, sr: int = SR) -> np.ndarray:
+    """A speech-like test signal: harmonic tones with a syllable-rate envelope."""
+    t = np.arange(int(seconds * sr)) / sr
+    f0 = rng.uniform(100, 220)
+    voiced = sum(np.sin(2 * np.pi * k * f0 * t + rng.uniform(0, 6)) / k for k in range(1, 8))
+    envelope = np.clip(np.sin(2 * np.pi * rng.uniform(2, 5) * t), 0, None) ** 2
+    return (0.1 * voiced * envelope).astype(np.float32)
+
+
+def make_paired_split(root: Path, split: str, n: int, seed: int, seconds=(0.6, 1.2)) -> Path:
+    """Write {root}/{split}/clean|noisy/*.wav pairs at SNRs from -5 to 10 dB."""
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        clean = tone_speech(rng, rng.uniform(*seconds))
+        noisy, _ = mix_at_snr(clean, rng.normal(0, 0.05, clean.size).astype(np.float32), rng.uniform(-5, 10))
+        for kind, audio in (("clean", clean), ("noisy", noisy)):
+            write_audio(root / split / kind / f"{split}_{i:03d}.wav", audio, SR)
+    return root / split
+
+
+@pytest.fixture
+def toy_data(tmp_path) -> Path:
+    """A data folder with a tiny paired dataset `toy` (train/valid/test) and its manifests."""
+    data = tmp_path / "data"
+    audio = data / "audio" / "toy"
+    for split, n, seed in (("train", 12, 1), ("valid", 3, 2), ("test", 4, 3)):
+        make_paired_split(audio, split, n, seed)
+        write_manifest(build_manifest(audio, data, "toy", split, SR), data / "manifests" / "toy" / f"{split}.json")
+    return data

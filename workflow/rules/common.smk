@@ -1,0 +1,78 @@
+# Helpers shared by the rules: config checks, paths, GPU tagging, rule params.
+from sepflow.config import (
+    DATASET_SPLITS,
+    canonical_json,
+    check_config,
+    evaluation_targets,
+    trained_experiments,
+)
+from sepflow.errors import SepflowError
+
+try:
+    check_config(config)
+except SepflowError as exc:
+    raise WorkflowError(f"config: {exc}") from None
+
+DATA = config["data_dir"]
+RESULTS = config["results_dir"]
+EXPERIMENTS = config["experiments"]
+TRAINED = trained_experiments(config)
+DEMO_DATASETS = [name for name, ds in config["datasets"].items() if ds["recipe"] == "demo"]
+TARGETS = evaluation_targets(config)
+REPORT_FILES = [f"{RESULTS}/report/summary.csv", f"{RESULTS}/report/summary.md", f"{RESULTS}/report/metrics.png"]
+
+
+wildcard_constraints:
+    dataset=r"[A-Za-z0-9_]+",
+    split=r"[A-Za-z0-9_]+",
+    experiment=r"[A-Za-z0-9_]+",
+
+
+def uses_cuda():
+    """GPU jobs are tagged gpu=1 only when they will run on CUDA, so --resources gpu=1
+    serialises GPU jobs and leaves CPU-only runs parallel."""
+    if config["device"] == "cpu":
+        return False
+    if config["device"] == "cuda":
+        return True
+    import torch
+
+    return torch.cuda.is_available()
+
+
+GPU = 1 if uses_cuda() else 0
+
+
+def manifest_path(dataset, split):
+    return f"{DATA}/manifests/{dataset}/{split}.json"
+
+
+def train_params(wildcards):
+    exp = EXPERIMENTS[wildcards.experiment]
+    return canonical_json({key: exp.get(key) for key in ("model", "args", "data", "train")})
+
+
+def train_inputs(wildcards):
+    if wildcards.experiment not in TRAINED:
+        raise WorkflowError(f"experiment {wildcards.experiment!r} has no model to train")
+    data = EXPERIMENTS[wildcards.experiment]["data"]
+    return {
+        "train": manifest_path(data["dataset"], data["train"]),
+        "valid": manifest_path(data["dataset"], data["valid"]),
+    }
+
+
+def enhance_inputs(wildcards):
+    inputs = {"manifest": manifest_path(wildcards.dataset, wildcards.split)}
+    if wildcards.experiment in TRAINED:
+        inputs["model"] = f"{RESULTS}/{wildcards.experiment}/model.pt"
+    return inputs
+
+
+def enhance_params(wildcards):
+    exp = EXPERIMENTS[wildcards.experiment]
+    return canonical_json({"baseline": exp.get("baseline"), "args": exp.get("args", {}), "enhance": config["enhance"]})
+
+
+def metrics_files():
+    return [f"{RESULTS}/{exp}/{ts.dataset}/{ts.split}/metrics.csv" for exp, ts in TARGETS]

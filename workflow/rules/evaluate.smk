@@ -1,0 +1,21 @@
+# Evaluation: per-item PESQ (wide band), STOI, SI-SNR and SI-SNR improvement.
+
+
+rule evaluate:
+    input:
+        manifest=lambda w: manifest_path(w.dataset, w.split),
+        enhanced=f"{RESULTS}/{{experiment}}/{{dataset}}/{{split}}/enhanced",
+    output:
+        f"{RESULTS}/{{experiment}}/{{dataset}}/{{split}}/metrics.csv",
+    log:
+        f"{RESULTS}/{{experiment}}/logs/evaluate_{{dataset}}_{{split}}.log",
+    benchmark:
+        f"{RESULTS}/{{experiment}}/benchmarks/evaluate_{{dataset}}_{{split}}.tsv"
+    threads: config["threads"]["evaluate"]
+    script:
+        "../scripts/evaluate.py"
+
+
+rule all_metrics:
+    input:
+        metrics_files(),

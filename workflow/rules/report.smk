@@ -1,0 +1,14 @@
+# Report: the aggregated table (CSV + Markdown) and the plot under results/report/.
+
+
+rule report:
+    input:
+        metrics_files(),
+    output:
+        REPORT_FILES,
+    params:
+        targets=[f"{exp}|{ts.name}" for exp, ts in TARGETS],
+    log:
+        f"{RESULTS}/report/report.log",
+    script:
+        "../scripts/report.py"

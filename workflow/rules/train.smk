@@ -1,0 +1,27 @@
+# Training: one model per experiment with a `model`; tagged gpu=1 when CUDA will be used.
+# results/{experiment}/train/ keeps last.pt so an interrupted or extended run resumes.
+
+
+rule train_model:
+    input:
+        unpack(train_inputs),
+    output:
+        model=f"{RESULTS}/{{experiment}}/model.pt",
+    params:
+        experiment=train_params,
+        device=config["device"],
+        workdir=lambda w: f"{RESULTS}/{w.experiment}/train",
+    log:
+        f"{RESULTS}/{{experiment}}/logs/train.log",
+    benchmark:
+        f"{RESULTS}/{{experiment}}/benchmarks/train.tsv"
+    threads: config["threads"]["train"]
+    resources:
+        gpu=GPU,
+    script:
+        "../scripts/train.py"
+
+
+rule all_models:
+    input:
+        expand(f"{RESULTS}/{{experiment}}/model.pt", experiment=TRAINED),

@@ -1,0 +1,9 @@
+"""Snakemake adapter: per-item metrics of one enhanced test split."""
+
+from sepflow.data.manifest import read_manifest
+from sepflow.metrics.evaluate import evaluate_manifest
+from sepflow.stage import stage
+
+with stage(snakemake):
+    manifest = read_manifest(snakemake.input.manifest)
+    evaluate_manifest(manifest, snakemake.input.enhanced, snakemake.output[0], workers=snakemake.threads)
