@@ -1,4 +1,7 @@
-"""Audio primitives every stage shares: file I/O, resampling, levels, mixing, rooms, STFT."""
+"""Audio primitives every stage shares: file I/O, resampling, levels and mixing.
+
+The torch STFT helpers live in sepflow.audio.stft, imported only by what needs torch.
+"""
 
 from sepflow.audio.io import audio_info, read_audio, write_audio
 from sepflow.audio.levels import (
@@ -10,7 +13,6 @@ from sepflow.audio.levels import (
     snr_db,
 )
 from sepflow.audio.resample import resample
-from sepflow.audio.stft import istft, stft
 
 __all__ = [
     "apply_gain_db",
@@ -21,8 +23,6 @@ __all__ = [
     "resample",
     "rms_db",
     "si_snr",
-    "istft",
-    "stft",
     "snr_db",
     "write_audio",
 ]

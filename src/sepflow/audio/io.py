@@ -7,7 +7,6 @@ Writes go to a temporary file that is renamed, so a crash never leaves a half-wr
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import numpy as np
 import soundfile as sf
 
 from sepflow.errors import SepflowError
+from sepflow.files import atomic_path
 
 
 @dataclass(frozen=True)
@@ -76,13 +76,6 @@ def write_audio(path: str | os.PathLike, audio: np.ndarray, sample_rate: int, su
         raise SepflowError(f"refusing to write {path}: the audio holds NaN or infinite samples.")
     if subtype.startswith("PCM"):
         audio = np.clip(audio, -1.0, 1.0)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         sf.write(tmp, audio.T, sample_rate, subtype=subtype, format="WAV")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path

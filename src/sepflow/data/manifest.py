@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sepflow.audio.io import audio_info
 from sepflow.errors import SepflowError
+from sepflow.files import write_atomic
 
 TASKS = ("speech", "music")
 PATH_KEYS = ("clean", "noisy", "audio", "mixture")
@@ -49,13 +49,7 @@ def write_manifest(manifest: Manifest, path: str | os.PathLike) -> Path:
     """Write atomically (temporary file + rename)."""
     if not manifest.items:
         raise SepflowError(f"refusing to write an empty manifest {path}: split {manifest.split!r} has no items.")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(manifest.to_json())
-    os.replace(tmp, path)
-    return path
+    return write_atomic(path, manifest.to_json())
 
 
 def read_manifest(path: str | os.PathLike, root: str | os.PathLike | None = None, check_files: bool = True) -> Manifest:

@@ -4,8 +4,6 @@ long recordings, and written atomically as a folder of WAVs named by item id."""
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,6 +13,7 @@ from torch import nn
 
 from sepflow.audio.io import read_audio, write_audio
 from sepflow.data.manifest import Manifest
+from sepflow.files import atomic_folder
 
 
 @torch.inference_mode()
@@ -44,23 +43,6 @@ def enhance_waveform(model: nn.Module, audio: np.ndarray, chunk: int, overlap: i
     return (out / weight.clamp_min(1e-8)).numpy()
 
 
-def write_folder_atomically(out_dir: Path, fill: Callable[[Path], None]) -> Path:
-    """Let `fill` write into a temporary sibling folder, then move it to `out_dir`, so an
-    interrupted run never leaves a half-filled output folder behind."""
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
-    try:
-        fill(tmp)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
-    return out_dir
-
-
 def enhance_manifest(
     process: Callable[[np.ndarray], np.ndarray],
     manifest: Manifest,
@@ -69,13 +51,12 @@ def enhance_manifest(
 ) -> Path:
     """Apply `process` to every noisy file of a paired manifest, writing {out_dir}/{id}.wav."""
 
-    def fill(tmp: Path) -> None:
-        total = len(manifest.items)
+    total = len(manifest.items)
+    with atomic_folder(out_dir) as tmp:
         for i, item in enumerate(manifest.items, 1):
             noisy, sr = read_audio(manifest.paths(item)["noisy"], expected_sr=manifest.sample_rate)
             enhanced = process(noisy)
             write_audio(tmp / f"{item['id']}.wav", enhanced[..., : noisy.shape[-1]], sr)
             if i == total or i % max(1, total // 10) == 0:
                 log(f"enhanced {i}/{total}")
-
-    return write_folder_atomically(Path(out_dir), fill)
+    return Path(out_dir)

@@ -9,13 +9,13 @@ same curve.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from sepflow.errors import SepflowError
+from sepflow.files import atomic_path
 from sepflow.models import build_model
 
 MODEL_KEYS = ("model", "model_args", "sample_rate", "task", "state_dict")
@@ -23,17 +23,9 @@ MODEL_KEYS = ("model", "model_args", "sample_rate", "task", "state_dict")
 
 def atomic_save(obj: dict, path: str | os.PathLike) -> Path:
     """torch.save to a temporary file in the same folder, then rename over `path`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return Path(path)
 
 
 def model_checkpoint(model_name: str, model_args: dict, sample_rate: int, task: str, model: nn.Module) -> dict:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
 from pathlib import Path
+
+from sepflow.files import write_atomic
 
 FIELDS = ("step", "train_loss", "valid_loss", "valid_si_snr", "lr", "seconds")
 
@@ -17,11 +17,7 @@ def write_history_csv(rows: list[dict], path: Path) -> None:
     writer = csv.DictWriter(buf, fieldnames=FIELDS, extrasaction="ignore")
     writer.writeheader()
     writer.writerows(rows)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(buf.getvalue())
-    os.replace(tmp, path)
+    write_atomic(path, buf.getvalue())
 
 
 def format_row(row: dict, total_steps: int) -> str:

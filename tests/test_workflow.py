@@ -1,0 +1,175 @@
+"""A real Snakemake run of a tiny config in a temporary folder, end to end.
+
+One module-scoped run is shared: it checks the report, that a second dry run has nothing to
+do, that changing one training parameter reruns exactly that experiment's chain, and that
+bad data stops the run with one message naming the file.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+
+TINY = {
+    "seed": 7,
+    "data_dir": "data",
+    "results_dir": "results",
+    "device": "cpu",
+    "threads": {"train": 1, "enhance": 1, "evaluate": 1},
+    "enhance": {"chunk_seconds": 1.0, "overlap_seconds": 0.25},
+    "datasets": {"demo": {
+        "recipe": "demo", "task": "speech", "sample_rate": 16000,
+        "sizes": {"train": 8, "valid": 2, "test": 3}, "snr_range": [0, 10], "reverb_fraction": 0.3,
+        "utterance_seconds": [1.2, 2.0], "pool_sizes": {"clean": 2, "noise": 2, "impulse_responses": 2},
+    }},
+    "experiments": {
+        "noisy": {"baseline": "noisy", "test_sets": ["demo/test"]},
+        "gating": {"baseline": "spectral_gating", "test_sets": ["demo/test"]},
+        "tiny": {
+            "model": "gatewave", "args": {"hidden": 8, "depth": 2},
+            "data": {"dataset": "demo", "train": "train", "valid": "valid"},
+            "train": {"steps": 6, "batch_size": 2, "segment": 0.5, "lr": 0.001, "loss": {"name": "l1"},
+                      "valid_every": 3, "log_every": 3},
+            "test_sets": ["demo/test"],
+        },
+        "other": {
+            "model": "gatewave", "args": {"hidden": 4, "depth": 2},
+            "data": {"dataset": "demo", "train": "train", "valid": "valid"},
+            "train": {"steps": 3, "batch_size": 2, "segment": 0.5, "lr": 0.001, "loss": {"name": "l1"},
+                      "valid_every": 3},
+            "test_sets": ["demo/test"],
+        },
+    },
+}
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    cmd = [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--cores", "2",
+           "--resources", "gpu=1", *args]
+    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=900)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
+    return proc
+
+
+def write_config(workdir: Path, config: dict) -> None:
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+def planned_outputs(workdir: Path) -> set[str]:
+    """Output files a dry run would make."""
+    proc = snakemake(workdir, "-n")
+    return set(re.findall(r"output: ([^\n]+)", proc.stdout + proc.stderr))
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory) -> Path:
+    workdir = tmp_path_factory.mktemp("tiny")
+    write_config(workdir, TINY)
+    snakemake(workdir)
+    return workdir
+
+
+def test_report_has_finite_metrics_for_every_row(workdir):
+    summary = pd.read_csv(workdir / "results/report/summary.csv")
+    assert set(summary["experiment"]) == {"noisy", "gating", "tiny", "other"}
+    metric_columns = [c for c in summary.columns if c.endswith("_mean")]
+    assert {"pesq_mean", "stoi_mean", "si_snr_mean", "si_snr_i_mean"} <= set(metric_columns)
+    for _, row in summary.iterrows():
+        assert all(math.isfinite(row[c]) for c in metric_columns), row.to_dict()
+    assert "| tiny" in (workdir / "results/report/summary.md").read_text()
+    assert (workdir / "results/report/metrics.png").read_bytes()[:4] == b"\x89PNG"
+    per_item = pd.read_csv(workdir / "results/tiny/demo/test/metrics.csv")
+    assert len(per_item) == 3
+    noisy = pd.read_csv(workdir / "results/noisy/demo/test/metrics.csv")
+    assert noisy["si_snr_i"].abs().max() < 1e-3  # the noisy input does not improve on itself
+
+
+def test_every_rule_logged(workdir):
+    assert "step      6/6" in (workdir / "results/tiny/logs/train.log").read_text()
+    assert (workdir / "results/tiny/benchmarks/train.tsv").is_file()
+    assert (workdir / "results/tiny/train/history.csv").is_file()
+
+
+def test_second_dry_run_has_nothing_to_do(workdir):
+    proc = snakemake(workdir, "-n")
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_reordered_yaml_changes_nothing(workdir):
+    reordered = dict(reversed(list(TINY.items())))
+    reordered["experiments"] = {k: dict(reversed(list(v.items()))) for k, v in TINY["experiments"].items()}
+    write_config(workdir, reordered)
+    try:
+        assert planned_outputs(workdir) == set()
+    finally:
+        write_config(workdir, TINY)
+
+
+def test_changing_one_training_parameter_reruns_only_its_chain(workdir):
+    changed = yaml.safe_load(yaml.safe_dump(TINY))
+    changed["experiments"]["tiny"]["train"]["lr"] = 0.002
+    write_config(workdir, changed)
+    try:
+        outputs = planned_outputs(workdir)
+    finally:
+        write_config(workdir, TINY)
+    assert outputs == {
+        "results/tiny/model.pt",
+        "results/tiny/demo/test/enhanced",
+        "results/tiny/demo/test/metrics.csv",
+        "results/report/summary.csv, results/report/summary.md, results/report/metrics.png",
+    }
+
+
+def test_bad_config_value_names_the_key(workdir):
+    bad = yaml.safe_load(yaml.safe_dump(TINY))
+    bad["experiments"]["tiny"]["model"] = "no_such_model"
+    write_config(workdir, bad)
+    try:
+        proc = snakemake(workdir, "-n", check=False)
+    finally:
+        write_config(workdir, TINY)
+    assert proc.returncode != 0
+    assert "experiments.tiny.model: unknown model 'no_such_model'" in proc.stderr + proc.stdout
+
+
+def test_corrupt_audio_stops_the_run_naming_the_file(workdir, tmp_path):
+    victim = workdir / "data/audio/demo/test/noisy"
+    target = sorted(victim.glob("*.wav"))[1]
+    backup = tmp_path / "backup.wav"
+    shutil.copy(target, backup)
+    target.write_bytes(target.read_bytes()[:40])  # a truncated download
+    try:
+        proc = snakemake(workdir, "-f", "results/noisy/demo/test/enhanced", check=False)
+    finally:
+        shutil.copy(backup, target)
+    assert proc.returncode != 0
+    message = [line for line in proc.stderr.splitlines() if line.startswith("sepflow error")]
+    assert len(message) == 1 and target.name in message[0], proc.stderr[-3000:]
+    leftovers = [p.name for p in (workdir / "results/noisy/demo/test").iterdir() if p.name.startswith(".")]
+    assert leftovers == []  # no half-written output folder left behind
+
+
+def test_manifest_naming_a_missing_file_stops_the_run(workdir, tmp_path):
+    target = sorted((workdir / "data/audio/demo/test/clean").glob("*.wav"))[0]
+    backup = tmp_path / "backup.wav"
+    shutil.move(target, backup)
+    try:
+        proc = snakemake(workdir, "-f", "results/noisy/demo/test/metrics.csv", check=False)
+    finally:
+        shutil.move(backup, target)
+    assert proc.returncode != 0
+    message = [line for line in proc.stderr.splitlines() if line.startswith("sepflow error")]
+    assert len(message) == 1 and target.name in message[0] and "missing" in message[0], proc.stderr[-3000:]

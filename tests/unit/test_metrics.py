@@ -1,0 +1,180 @@
+"""Per-item speech metrics and the evaluation of an enhanced folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+
+from sepflow.audio import mix_at_snr, read_audio, si_snr, write_audio
+from sepflow.errors import SepflowError
+from sepflow.metrics.evaluate import METRIC_COLUMNS, evaluate_items, write_metrics_csv
+from sepflow.metrics.speech import pesq_nb, pesq_wb, speech_metrics, stoi
+
+PESQ_DIR = Path(__file__).resolve().parents[1] / "data" / "pesq"
+SR = 16000
+
+
+@pytest.fixture(scope="module")
+def reference_pair() -> tuple[np.ndarray, np.ndarray]:
+    """Clean speech and the same speech in babble at 0 dB, from python-pesq."""
+    clean, _ = read_audio(PESQ_DIR / "speech.wav", expected_sr=SR)
+    noisy, _ = read_audio(PESQ_DIR / "speech_bab_0dB.wav", expected_sr=SR)
+    return clean[0], noisy[0]
+
+
+# --- per-item metrics -------------------------------------------------------------------
+
+
+def test_pesq_matches_the_published_values(reference_pair):
+    clean, noisy = reference_pair
+    assert pesq_wb(clean, noisy, SR) == pytest.approx(1.0832337141036987, abs=1e-6)
+    assert pesq_nb(clean, noisy, SR) == pytest.approx(1.6072081327438354, abs=1e-6)
+
+
+def test_pesq_of_a_signal_against_itself_is_the_maximum(reference_pair):
+    clean, _ = reference_pair
+    assert pesq_wb(clean, clean, SR) == pytest.approx(4.64, abs=0.01)
+
+
+def test_pesq_of_a_silent_estimate_is_nan_not_a_crash(reference_pair):
+    clean, _ = reference_pair
+    assert np.isnan(pesq_wb(clean, np.zeros_like(clean), SR))
+
+
+def test_stoi_is_one_for_identical_signals_and_low_for_independent_noise(reference_pair):
+    clean, noisy = reference_pair
+    noise = np.random.default_rng(0).standard_normal(clean.size)
+    assert stoi(clean, clean, SR) == pytest.approx(1.0, abs=1e-6)
+    assert stoi(clean, noise, SR) < 0.5 < stoi(clean, noisy, SR)
+
+
+def test_stoi_is_nan_when_the_reference_is_too_short(reference_pair):
+    clean, noisy = reference_pair
+    assert np.isnan(stoi(clean[:4000], noisy[:4000], SR))
+
+
+def test_si_snr_of_a_scaled_copy_is_very_high_and_scale_invariant(reference_pair):
+    clean, noisy = reference_pair
+    assert si_snr(0.3 * clean, clean) > 80.0
+    assert si_snr(5.0 * noisy, clean) == pytest.approx(si_snr(noisy, clean), abs=1e-6)
+
+
+@pytest.mark.parametrize("snr", [-5.0, 0.0, 5.0, 10.0])
+def test_si_snr_of_a_mixture_equals_its_snr(reference_pair, snr):
+    clean, _ = reference_pair
+    noise = np.random.default_rng(1).standard_normal(clean.size).astype(np.float32)
+    mixture, _ = mix_at_snr(clean, noise, snr)
+    assert si_snr(mixture, clean) == pytest.approx(snr, abs=0.1)
+
+
+def test_speech_metrics_reports_the_improvement_over_the_input(reference_pair):
+    clean, noisy = reference_pair
+    estimate = clean + 0.2 * (noisy - clean)
+    scores = speech_metrics(clean, estimate, noisy, SR)
+    assert set(scores) == set(METRIC_COLUMNS)
+    assert scores["si_snr_i"] == pytest.approx(scores["si_snr"] - scores["si_snr_noisy"])
+    assert scores["si_snr_i"] > 10.0
+    assert scores["pesq"] > pesq_wb(clean, noisy, SR)
+
+
+def test_speech_metrics_refuses_unaligned_signals(reference_pair):
+    clean, noisy = reference_pair
+    with pytest.raises(ValueError, match="length"):
+        speech_metrics(clean, clean[:-10], noisy, SR)
+
+
+# --- evaluating a folder ------------------------------------------------------------------
+
+
+@pytest.fixture()
+def test_set(tmp_path, reference_pair) -> tuple[list[dict], Path]:
+    """Four overlapping 1.5 s items cut from the PESQ pair, with estimates at half the noise."""
+    clean, noisy = reference_pair
+    enhanced_dir = tmp_path / "enhanced"
+    items = []
+    for k in range(4):
+        start, stop = k * SR // 2, k * SR // 2 + 3 * SR // 2
+        item = {"id": f"item_{k}", "clean": tmp_path / f"clean_{k}.wav", "noisy": tmp_path / f"noisy_{k}.wav"}
+        write_audio(item["clean"], clean[start:stop], SR)
+        write_audio(item["noisy"], noisy[start:stop], SR)
+        write_audio(enhanced_dir / f"item_{k}.wav", (clean + 0.5 * (noisy - clean))[start:stop], SR)
+        items.append(item)
+    return items, enhanced_dir
+
+
+def test_evaluate_gives_one_finite_row_per_item_in_order(test_set):
+    items, enhanced_dir = test_set
+    df = evaluate_items(items, enhanced_dir, SR)
+    assert list(df.columns) == ["id", *METRIC_COLUMNS]
+    assert list(df["id"]) == [item["id"] for item in items]
+    assert np.isfinite(df[list(METRIC_COLUMNS)].to_numpy()).all()
+    assert (df["si_snr_i"] > 3.0).all()
+
+
+def test_evaluate_in_parallel_matches_serial(test_set):
+    items, enhanced_dir = test_set
+    pd.testing.assert_frame_equal(
+        evaluate_items(items, enhanced_dir, SR, workers=1),
+        evaluate_items(items, enhanced_dir, SR, workers=2),
+    )
+
+
+def test_a_missing_estimate_is_named(test_set):
+    items, enhanced_dir = test_set
+    (enhanced_dir / "item_2.wav").unlink()
+    with pytest.raises(SepflowError, match=r"item_2\.wav.*enhance stage"):
+        evaluate_items(items, enhanced_dir, SR, workers=2)
+
+
+def test_a_wrong_sample_rate_is_named(test_set):
+    items, enhanced_dir = test_set
+    audio, _ = read_audio(enhanced_dir / "item_1.wav")
+    write_audio(enhanced_dir / "item_1.wav", audio, 8000)
+    with pytest.raises(SepflowError, match=r"item_1\.wav has sample rate 8000"):
+        evaluate_items(items, enhanced_dir, SR)
+
+
+def test_nan_audio_is_named(test_set):
+    items, enhanced_dir = test_set
+    audio, _ = read_audio(enhanced_dir / "item_0.wav")
+    audio[0, 100] = np.nan
+    sf.write(enhanced_dir / "item_0.wav", audio.T, SR, subtype="FLOAT")
+    with pytest.raises(SepflowError, match=r"item_0\.wav holds NaN"):
+        evaluate_items(items, enhanced_dir, SR)
+
+
+def test_small_length_differences_are_cut_and_large_ones_refused(test_set):
+    items, enhanced_dir = test_set
+    audio, _ = read_audio(enhanced_dir / "item_0.wav")
+    write_audio(enhanced_dir / "item_0.wav", audio[:, :-5], SR)
+    assert np.isfinite(evaluate_items(items[:1], enhanced_dir, SR)["pesq"]).all()
+    write_audio(enhanced_dir / "item_0.wav", audio[:, : SR // 2], SR)
+    with pytest.raises(SepflowError, match=r"item_0\.wav has 8000 samples"):
+        evaluate_items(items[:1], enhanced_dir, SR)
+
+
+def test_a_silent_reference_names_the_item_even_from_a_worker(test_set):
+    items, enhanced_dir = test_set
+    write_audio(items[3]["clean"], np.zeros(3 * SR // 2), SR)
+    with pytest.raises(SepflowError, match="clean reference of item item_3 is silent"):
+        evaluate_items(items, enhanced_dir, SR, workers=2)
+
+
+def test_a_silent_estimate_gets_nan_pesq_and_the_run_goes_on(test_set):
+    items, enhanced_dir = test_set
+    write_audio(enhanced_dir / "item_1.wav", np.zeros(3 * SR // 2), SR)
+    df = evaluate_items(items, enhanced_dir, SR)
+    assert df["pesq"].isna().tolist() == [False, True, False, False]
+    assert np.isfinite(df[["stoi", "si_snr", "si_snr_i"]].to_numpy()).all()
+
+
+def test_metrics_csv_is_written_whole(tmp_path, test_set):
+    items, enhanced_dir = test_set
+    df = evaluate_items(items[:2], enhanced_dir, SR)
+    path = write_metrics_csv(df, tmp_path / "out" / "metrics.csv")
+    pd.testing.assert_frame_equal(pd.read_csv(path), df)
+    assert [p.name for p in path.parent.iterdir()] == ["metrics.csv"]
