@@ -91,3 +91,13 @@ def test_magnitude_mse_ignores_a_sign_flip_but_the_complex_loss_does_not(signal)
 def test_complex_weight_must_be_a_fraction():
     with pytest.raises(ValueError, match="complex_weight"):
         ComplexMagnitudeLoss(complex_weight=1.5)
+
+
+def test_stft_window_cached_in_inference_mode_still_trains():
+    from sepflow.audio.stft import stft as cached_stft
+
+    with torch.inference_mode():
+        cached_stft(torch.randn(1, 4000), 384, 96)  # first use of this window size, at evaluation
+    x = torch.randn(1, 4000, requires_grad=True)
+    cached_stft(x, 384, 96).abs().sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()

@@ -13,7 +13,10 @@ import torch
 
 @functools.lru_cache(maxsize=32)
 def _hann(length: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    return torch.hann_window(length, periodic=True, device=device, dtype=dtype)
+    # Made outside inference mode even when first asked for inside it: an inference tensor
+    # in the cache would break every later training step that uses it.
+    with torch.inference_mode(False):
+        return torch.hann_window(length, periodic=True, device=device, dtype=dtype)
 
 
 def hann_window(length: int, like: torch.Tensor) -> torch.Tensor:

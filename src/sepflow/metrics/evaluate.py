@@ -8,7 +8,6 @@ silent reference) stops the run with one SepflowError naming the file and the fi
 
 from __future__ import annotations
 
-import logging
 import multiprocessing
 import os
 import sys
@@ -25,7 +24,6 @@ from sepflow.errors import SepflowError
 from sepflow.files import write_atomic
 from sepflow.metrics.speech import speech_metrics
 
-log = logging.getLogger(__name__)
 
 METRIC_COLUMNS = ("pesq", "stoi", "si_snr", "si_snr_noisy", "si_snr_i")
 LENGTH_TOLERANCE_S = 0.01
@@ -115,7 +113,7 @@ def _logged(rows: Iterable[dict], total: int) -> Iterator[dict]:
     step = max(1, total // 10)
     for done, row in enumerate(rows, start=1):
         if done % step == 0 or done == total:
-            log.info("evaluated %d/%d items", done, total)
+            print(f"evaluated {done}/{total} items", flush=True)
         yield row
 
 
