@@ -70,7 +70,7 @@ def write_config(workdir: Path, config: dict) -> None:
 def planned_outputs(workdir: Path) -> set[str]:
     """Output files a dry run would make."""
     proc = snakemake(workdir, "-n")
-    return set(re.findall(r"output: ([^\n]+)", proc.stdout + proc.stderr))
+    return set(re.findall(r"^\s+output: (.+)$", proc.stdout + proc.stderr, flags=re.M))
 
 
 @pytest.fixture(scope="module")
