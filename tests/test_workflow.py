@@ -173,3 +173,22 @@ def test_manifest_naming_a_missing_file_stops_the_run(workdir, tmp_path):
     assert proc.returncode != 0
     message = [line for line in proc.stderr.splitlines() if line.startswith("sepflow error")]
     assert len(message) == 1 and target.name in message[0] and "missing" in message[0], proc.stderr[-3000:]
+
+
+def job_resources(dry_run: str) -> dict[str, set[str]]:
+    """rule name -> the gpu resource values its planned jobs carry."""
+    found: dict[str, set[str]] = {}
+    for block in re.split(r"\n(?=(?:local)?rule )", dry_run):
+        rule = re.match(r"(?:local)?rule (\w+):", block)
+        gpu = re.search(r"resources: .*?gpu=(\d)", block)
+        if rule and gpu:
+            found.setdefault(rule.group(1), set()).add(gpu.group(1))
+    return found
+
+
+@pytest.mark.parametrize("device, trained_gpu", [("cpu", "0"), ("cuda", "1")])
+def test_gpu_jobs_are_tagged_only_when_cuda_is_used(workdir, device, trained_gpu):
+    proc = snakemake(workdir, "-n", "-F", "--config", f"device={device}")
+    resources = job_resources(proc.stdout + proc.stderr)
+    assert resources["train_model"] == {trained_gpu}
+    assert resources["enhance"] == {"0", trained_gpu}  # baselines never take the GPU

@@ -217,3 +217,18 @@ def test_music_set_has_musdb_layout_and_sums(tmp_path):
     np.testing.assert_allclose(audio["mixture"], sum(audio[stem] for stem in STEMS), atol=4 / 32768)
     with pytest.raises(SepflowError, match="seconds"):
         synthesize_music(tmp_path / "bad", seconds=0.0)
+
+
+def test_reverberant_target_keeps_direct_path_and_early_reflections():
+    from sepflow.data.demo.corpus import EARLY_REFLECTIONS_S, early_part, reverberate
+
+    rir = np.random.default_rng(0).normal(0, 0.1, 8000)
+    rir[0] = 1.0
+    early = early_part(rir, 16000)
+    assert early.size == round(EARLY_REFLECTIONS_S * 16000)
+    np.testing.assert_array_equal(early[:700], rir[:700])  # untouched before the fade
+    assert abs(early[-1]) < 1e-3 * abs(rir[early.size - 1]) + 1e-12
+    speech = np.random.default_rng(1).normal(0, 0.1, 4000)
+    target, full = reverberate(speech, early), reverberate(speech, rir)
+    assert target.shape == full.shape == speech.shape
+    assert np.sum((full - target) ** 2) > 0  # the late tail is what the enhancer must remove

@@ -10,9 +10,11 @@ seeds its own generator from numpy.SeedSequence([seed, task key...]), and eSpeak
 fresh fork per utterance (see speech.py). So the same settings give byte-identical files
 whatever `workers` is and in whatever order the tasks run.
 
-Reverberant pairs: the noisy file is reverberant speech plus noise, the clean file is the dry
-speech, time-aligned with and as loud as the direct path (rooms.py); the logged SNR is of the
-reverberant speech to the noise. Speakers never cross splits or pools (speakers.py); noise
+Reverberant pairs: the noisy file is reverberant speech plus noise, the clean file is the
+speech through the direct path and the early reflections only (the first EARLY_REFLECTIONS_S of
+the response, as DNS Challenge targets keep them), so models learn to denoise and to remove
+the late tail, not to undo the room entirely; the logged SNR is of the reverberant speech to
+the noise. Speakers never cross splits or pools (speakers.py); noise
 types are shared, but every noise is a fresh instance.
 
 The corpus is built in a hidden sibling folder and renamed into place at the end, so an
@@ -61,9 +63,21 @@ def limit_peaks(*signals: np.ndarray) -> list[np.ndarray]:
     return [(s * scale).astype(np.float32) for s in signals]
 
 
+EARLY_REFLECTIONS_S = 0.05
+
+
 def reverberate(speech: np.ndarray, rir: np.ndarray) -> np.ndarray:
     """Speech convolved with a direct-path-aligned response, cut to the speech length."""
     return signal.fftconvolve(speech, rir)[: speech.size].astype(np.float32)
+
+
+def early_part(rir: np.ndarray, sample_rate: int) -> np.ndarray:
+    """The direct path and early reflections of a direct-path-aligned response, with a 5 ms
+    half-Hann fade so the cut adds no click."""
+    n, fade = round(EARLY_REFLECTIONS_S * sample_rate), round(0.005 * sample_rate)
+    early = rir[:n].copy()
+    early[-fade:] *= np.hanning(2 * fade)[fade:]
+    return early
 
 
 @dataclass(frozen=True)
@@ -108,7 +122,9 @@ def _pair_task(split: str, index: int) -> dict:
     clean, text = make_utterance(task_rng(s.seed, "pair", split, index, "speech"), speaker, s.sample_rate, s.utterance_seconds)
     noise_rng = task_rng(s.seed, "pair", split, index, "noise")
     noise = make_noise(kind, noise_rng, clean.size, s.sample_rate, talkers=[p for p in panel if p != speaker])
-    speech = clean if room is None else reverberate(clean, room.rir)
+    speech = clean
+    if room is not None:
+        speech, clean = reverberate(clean, room.rir), reverberate(clean, early_part(room.rir, s.sample_rate))
     noisy, _ = mix_at_snr(speech, noise, snr)
     clean, noisy = limit_peaks(clean, noisy)
     item_id = f"{_job.speaker_ids[speaker]}_{index:04d}"

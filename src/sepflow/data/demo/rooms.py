@@ -6,9 +6,9 @@ Sabine predicts (by up to ~40% here). So we measure the RT60 of the simulated re
 if it misses the target by more than 15% we rescale the design target once and simulate
 again. The RT60 we report is the measured one.
 
-Responses are cut to start at the direct path and scaled so the direct path is 1: the dry
-speech is then the time-aligned, level-matched direct component of the reverberant speech,
-which is what a dereverberating enhancer should output.
+Responses are cut to start at the direct path and scaled so the direct path is 1, so speech
+through any leading part of the response (the clean target keeps the early reflections, see
+corpus.py) is time-aligned and level-matched with the reverberant speech.
 """
 
 from __future__ import annotations
