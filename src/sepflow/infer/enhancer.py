@@ -12,7 +12,7 @@ from sepflow.errors import SepflowError
 from sepflow.infer.baselines import build_baseline
 from sepflow.infer.offline import enhance_waveform
 from sepflow.train.checkpoint import load_model
-from sepflow.train.loop import make_accelerator
+from sepflow.train.device import make_accelerator
 
 
 def load_enhancer(experiment: dict, sample_rate: int, model_path: str | None, device: str = "auto",

@@ -15,31 +15,23 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from accelerate import Accelerator
 from torch.utils.data import DataLoader
+from torch.utils.tensorboard import SummaryWriter
 
 from sepflow.data.manifest import Manifest
 from sepflow.data.segments import PairedSegments, PairedUtterances, StepBatches
 from sepflow.errors import SepflowError
 from sepflow.losses import build_loss
+from sepflow.losses.metrics import batch_si_snr
 from sepflow.models import build_model, count_parameters
 from sepflow.train.checkpoint import atomic_save, model_checkpoint
+from sepflow.train.device import make_accelerator
 from sepflow.train.history import format_row, write_history_csv
 from sepflow.train.recipe import Recipe
 
 
 def _print(line: str) -> None:
     print(line, flush=True)
-
-
-def make_accelerator(device: str, mixed_precision: bool) -> Accelerator:
-    """device: 'auto' (CUDA when present), 'cpu' or 'cuda'; fp16 autocast only on CUDA."""
-    if device not in ("auto", "cpu", "cuda"):
-        raise SepflowError(f"device must be auto, cpu or cuda, got {device!r}")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise SepflowError("device: cuda was asked for but no CUDA GPU is visible; set device: auto or cpu.")
-    use_cuda = device != "cpu" and torch.cuda.is_available()
-    return Accelerator(cpu=not use_cuda, mixed_precision="fp16" if use_cuda and mixed_precision else "no")
 
 
 def _format_eta(seconds: float) -> str:
@@ -50,8 +42,6 @@ def _format_eta(seconds: float) -> str:
 @torch.no_grad()
 def validate(model, loss_fn, dataset: PairedUtterances, limit: int, device) -> tuple[float, float]:
     """Mean loss and mean SI-SNR (dB) over whole validation utterances."""
-    from sepflow.losses.metrics import batch_si_snr
-
     model.eval()
     losses, scores = [], []
     for i in range(min(limit or len(dataset), len(dataset))):
@@ -115,8 +105,6 @@ def train(
             f"items, device {accelerator.device}, mixed precision {accelerator.mixed_precision}")
     if state["step"] and state["stale"] >= recipe.early_stop > 0:
         log(f"{tag} stopped early before; nothing to do.")
-    from torch.utils.tensorboard import SummaryWriter
-
     writer = SummaryWriter(str(out_dir / "tensorboard"), purge_step=state["step"] or None) if accelerator.is_main_process else None
     segments = PairedSegments(train_set, round(recipe.segment * sample_rate), recipe.seed)
     sampler = StepBatches(len(segments), recipe.batch_size, recipe.seed, state["step"],
