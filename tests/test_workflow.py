@@ -63,6 +63,11 @@ def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Compl
     return proc
 
 
+def sepflow_errors(proc: subprocess.CompletedProcess) -> list[str]:
+    """The one-line user-error messages a failed run printed to the terminal."""
+    return [line for line in proc.stderr.splitlines() if line.startswith("sepflow error")]
+
+
 def write_config(workdir: Path, config: dict) -> None:
     (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
 
@@ -156,7 +161,7 @@ def test_corrupt_audio_stops_the_run_naming_the_file(workdir, tmp_path):
     finally:
         shutil.copy(backup, target)
     assert proc.returncode != 0
-    message = [line for line in proc.stderr.splitlines() if line.startswith("sepflow error")]
+    message = sepflow_errors(proc)
     assert len(message) == 1 and target.name in message[0], proc.stderr[-3000:]
     leftovers = [p.name for p in (workdir / "results/noisy/demo/test").iterdir() if p.name.startswith(".")]
     assert leftovers == []  # no half-written output folder left behind
@@ -171,7 +176,7 @@ def test_manifest_naming_a_missing_file_stops_the_run(workdir, tmp_path):
     finally:
         shutil.move(backup, target)
     assert proc.returncode != 0
-    message = [line for line in proc.stderr.splitlines() if line.startswith("sepflow error")]
+    message = sepflow_errors(proc)
     assert len(message) == 1 and target.name in message[0] and "missing" in message[0], proc.stderr[-3000:]
 
 
