@@ -17,7 +17,11 @@ SR = 16000
 
 @pytest.fixture(autouse=True)
 def _one_thread():
+    """Tests run at one thread: steady timings and no oversubscription on small machines."""
+    previous = torch.get_num_threads()
     torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
 
 
 def tone_speech(rng: np.random.Generator, seconds: float, sr: int = SR) -> np.ndarray:

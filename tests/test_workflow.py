@@ -7,6 +7,7 @@ bad data stops the run with one message naming the file.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 import shutil
@@ -150,16 +151,22 @@ def test_bad_config_value_names_the_key(workdir):
     assert "experiments.tiny.model: unknown model 'no_such_model'" in proc.stderr + proc.stdout
 
 
-def test_corrupt_audio_stops_the_run_naming_the_file(workdir, tmp_path):
-    victim = workdir / "data/audio/demo/test/noisy"
-    target = sorted(victim.glob("*.wav"))[1]
-    backup = tmp_path / "backup.wav"
-    shutil.copy(target, backup)
-    target.write_bytes(target.read_bytes()[:40])  # a truncated download
+@contextlib.contextmanager
+def restored_afterwards(path: Path, tmp_path: Path):
+    """Let a test damage `path`; put the original back whatever happens."""
+    backup = tmp_path / path.name
+    shutil.copy(path, backup)
     try:
-        proc = snakemake(workdir, "-f", "results/noisy/demo/test/enhanced", check=False)
+        yield path
     finally:
-        shutil.copy(backup, target)
+        shutil.copy(backup, path)
+
+
+def test_corrupt_audio_stops_the_run_naming_the_file(workdir, tmp_path):
+    target = sorted((workdir / "data/audio/demo/test/noisy").glob("*.wav"))[1]
+    with restored_afterwards(target, tmp_path):
+        target.write_bytes(target.read_bytes()[:40])  # a truncated download
+        proc = snakemake(workdir, "-f", "results/noisy/demo/test/enhanced", check=False)
     assert proc.returncode != 0
     message = sepflow_errors(proc)
     assert len(message) == 1 and target.name in message[0], proc.stderr[-3000:]
@@ -169,12 +176,9 @@ def test_corrupt_audio_stops_the_run_naming_the_file(workdir, tmp_path):
 
 def test_manifest_naming_a_missing_file_stops_the_run(workdir, tmp_path):
     target = sorted((workdir / "data/audio/demo/test/clean").glob("*.wav"))[0]
-    backup = tmp_path / "backup.wav"
-    shutil.move(target, backup)
-    try:
+    with restored_afterwards(target, tmp_path):
+        target.unlink()
         proc = snakemake(workdir, "-f", "results/noisy/demo/test/metrics.csv", check=False)
-    finally:
-        shutil.move(backup, target)
     assert proc.returncode != 0
     message = sepflow_errors(proc)
     assert len(message) == 1 and target.name in message[0] and "missing" in message[0], proc.stderr[-3000:]

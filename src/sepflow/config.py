@@ -10,15 +10,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from sepflow.data.splits import RECIPE_SPLITS
 from sepflow.errors import SepflowError
 from sepflow.infer.baselines import BASELINES
 from sepflow.losses import LOSSES
 from sepflow.models import MODELS
 from sepflow.train.recipe import Recipe
 
-PAIRED_SPLITS = ("train", "valid", "test")
-POOL_SPLITS = ("pool_clean", "pool_noise", "pool_rir")
-DATASET_SPLITS = {"demo": PAIRED_SPLITS + POOL_SPLITS}
 
 
 @dataclass(frozen=True)
@@ -47,8 +45,8 @@ def check_config(config: dict) -> None:
     """Cross-references the schema cannot express; the first problem raises, naming the key."""
     datasets = config["datasets"]
     for name, ds in datasets.items():
-        if ds["recipe"] not in DATASET_SPLITS:
-            raise SepflowError(f"datasets.{name}.recipe: unknown recipe {ds['recipe']!r}; choose one of {sorted(DATASET_SPLITS)}")
+        if ds["recipe"] not in RECIPE_SPLITS:
+            raise SepflowError(f"datasets.{name}.recipe: unknown recipe {ds['recipe']!r}; choose one of {sorted(RECIPE_SPLITS)}")
     for name, exp in config["experiments"].items():
         where = f"experiments.{name}"
         if ("model" in exp) == ("baseline" in exp):
@@ -74,7 +72,7 @@ def check_config(config: dict) -> None:
 def _check_split(config: dict, dataset: str, split: str, where: str) -> None:
     if dataset not in config["datasets"]:
         raise SepflowError(f"{where}: dataset {dataset!r} is not defined under datasets: {sorted(config['datasets'])}")
-    splits = DATASET_SPLITS[config["datasets"][dataset]["recipe"]]
+    splits = RECIPE_SPLITS[config["datasets"][dataset]["recipe"]]
     if split not in splits:
         raise SepflowError(f"{where}: dataset {dataset!r} has no split {split!r}; it has {list(splits)}")
 

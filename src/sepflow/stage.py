@@ -29,9 +29,8 @@ def stage(snakemake) -> Iterator[None]:
     log_path = Path(snakemake.log[0]) if snakemake.log else None
     log = open(log_path, "a", buffering=1) if log_path else terminal
     try:
-        import torch
-
-        torch.set_num_threads(max(1, int(snakemake.threads)))
+        if "torch" in sys.modules:  # the script imported a torch stage; others skip the import
+            sys.modules["torch"].set_num_threads(max(1, int(snakemake.threads)))
         with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
             try:
                 yield

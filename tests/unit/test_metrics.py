@@ -91,7 +91,7 @@ def test_speech_metrics_refuses_unaligned_signals(reference_pair):
 
 
 @pytest.fixture()
-def test_set(tmp_path, reference_pair) -> tuple[list[dict], Path]:
+def paired_items(tmp_path, reference_pair) -> tuple[list[dict], Path]:
     """Four overlapping 1.5 s items cut from the PESQ pair, with estimates at half the noise."""
     clean, noisy = reference_pair
     enhanced_dir = tmp_path / "enhanced"
@@ -106,8 +106,8 @@ def test_set(tmp_path, reference_pair) -> tuple[list[dict], Path]:
     return items, enhanced_dir
 
 
-def test_evaluate_gives_one_finite_row_per_item_in_order(test_set):
-    items, enhanced_dir = test_set
+def test_evaluate_gives_one_finite_row_per_item_in_order(paired_items):
+    items, enhanced_dir = paired_items
     df = evaluate_items(items, enhanced_dir, SR)
     assert list(df.columns) == ["id", *METRIC_COLUMNS]
     assert list(df["id"]) == [item["id"] for item in items]
@@ -115,31 +115,31 @@ def test_evaluate_gives_one_finite_row_per_item_in_order(test_set):
     assert (df["si_snr_i"] > 3.0).all()
 
 
-def test_evaluate_in_parallel_matches_serial(test_set):
-    items, enhanced_dir = test_set
+def test_evaluate_in_parallel_matches_serial(paired_items):
+    items, enhanced_dir = paired_items
     pd.testing.assert_frame_equal(
         evaluate_items(items, enhanced_dir, SR, workers=1),
         evaluate_items(items, enhanced_dir, SR, workers=2),
     )
 
 
-def test_a_missing_estimate_is_named(test_set):
-    items, enhanced_dir = test_set
+def test_a_missing_estimate_is_named(paired_items):
+    items, enhanced_dir = paired_items
     (enhanced_dir / "item_2.wav").unlink()
     with pytest.raises(SepflowError, match=r"item_2\.wav.*enhance stage"):
         evaluate_items(items, enhanced_dir, SR, workers=2)
 
 
-def test_a_wrong_sample_rate_is_named(test_set):
-    items, enhanced_dir = test_set
+def test_a_wrong_sample_rate_is_named(paired_items):
+    items, enhanced_dir = paired_items
     audio, _ = read_audio(enhanced_dir / "item_1.wav")
     write_audio(enhanced_dir / "item_1.wav", audio, 8000)
     with pytest.raises(SepflowError, match=r"item_1\.wav has sample rate 8000"):
         evaluate_items(items, enhanced_dir, SR)
 
 
-def test_nan_audio_is_named(test_set):
-    items, enhanced_dir = test_set
+def test_nan_audio_is_named(paired_items):
+    items, enhanced_dir = paired_items
     audio, _ = read_audio(enhanced_dir / "item_0.wav")
     audio[0, 100] = np.nan
     sf.write(enhanced_dir / "item_0.wav", audio.T, SR, subtype="FLOAT")
@@ -147,8 +147,8 @@ def test_nan_audio_is_named(test_set):
         evaluate_items(items, enhanced_dir, SR)
 
 
-def test_small_length_differences_are_cut_and_large_ones_refused(test_set):
-    items, enhanced_dir = test_set
+def test_small_length_differences_are_cut_and_large_ones_refused(paired_items):
+    items, enhanced_dir = paired_items
     audio, _ = read_audio(enhanced_dir / "item_0.wav")
     write_audio(enhanced_dir / "item_0.wav", audio[:, :-5], SR)
     assert np.isfinite(evaluate_items(items[:1], enhanced_dir, SR)["pesq"]).all()
@@ -157,23 +157,23 @@ def test_small_length_differences_are_cut_and_large_ones_refused(test_set):
         evaluate_items(items[:1], enhanced_dir, SR)
 
 
-def test_a_silent_reference_names_the_item_even_from_a_worker(test_set):
-    items, enhanced_dir = test_set
+def test_a_silent_reference_names_the_item_even_from_a_worker(paired_items):
+    items, enhanced_dir = paired_items
     write_audio(items[3]["clean"], np.zeros(3 * SR // 2), SR)
     with pytest.raises(SepflowError, match="clean reference of item item_3 is silent"):
         evaluate_items(items, enhanced_dir, SR, workers=2)
 
 
-def test_a_silent_estimate_gets_nan_pesq_and_the_run_goes_on(test_set):
-    items, enhanced_dir = test_set
+def test_a_silent_estimate_gets_nan_pesq_and_the_run_goes_on(paired_items):
+    items, enhanced_dir = paired_items
     write_audio(enhanced_dir / "item_1.wav", np.zeros(3 * SR // 2), SR)
     df = evaluate_items(items, enhanced_dir, SR)
     assert df["pesq"].isna().tolist() == [False, True, False, False]
     assert np.isfinite(df[["stoi", "si_snr", "si_snr_i"]].to_numpy()).all()
 
 
-def test_metrics_csv_is_written_whole(tmp_path, test_set):
-    items, enhanced_dir = test_set
+def test_metrics_csv_is_written_whole(tmp_path, paired_items):
+    items, enhanced_dir = paired_items
     df = evaluate_items(items[:2], enhanced_dir, SR)
     path = write_metrics_csv(df, tmp_path / "out" / "metrics.csv")
     pd.testing.assert_frame_equal(pd.read_csv(path), df)

@@ -27,14 +27,6 @@ RECIPES = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def noisy_batch(length: int = 8000, batch: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
     """Fixed harmonic 'voiced' tones plus white noise at about 10 dB SNR."""
     gen = torch.Generator().manual_seed(0)

@@ -14,14 +14,6 @@ N_FFT, HOP = 320, 160
 PARAMETERS = 1_408_034  # default config
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def model() -> TCMUNet:
     """Random weights, eval mode, batch-norm statistics far from identity so they matter."""

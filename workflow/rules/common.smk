@@ -1,6 +1,6 @@
 # Helpers shared by the rules: config checks, paths, GPU tagging, rule params.
 from sepflow.config import (
-    DATASET_SPLITS,
+    RECIPE_SPLITS,
     canonical_json,
     check_config,
     evaluation_targets,

@@ -17,4 +17,4 @@ rule manifest:
 
 rule all_manifests:
     input:
-        [manifest_path(ds, split) for ds, cfg in config["datasets"].items() for split in DATASET_SPLITS[cfg["recipe"]]],
+        [manifest_path(ds, split) for ds, cfg in config["datasets"].items() for split in RECIPE_SPLITS[cfg["recipe"]]],

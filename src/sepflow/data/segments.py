@@ -59,7 +59,8 @@ class PairedSegments(Dataset):
 
     def __init__(self, manifest: Manifest, segment_samples: int, seed: int):
         self.manifest, self.segment, self.seed = manifest, segment_samples, seed
-        self.files = [(manifest.paths(it)["noisy"], manifest.paths(it)["clean"], it["length"]) for it in manifest.items]
+        paths = [manifest.paths(it) for it in manifest.items]
+        self.files = [(p["noisy"], p["clean"], it["length"]) for p, it in zip(paths, manifest.items)]
 
     def __len__(self) -> int:
         return len(self.files)

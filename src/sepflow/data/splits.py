@@ -10,6 +10,7 @@ from sepflow.errors import SepflowError
 # demo: paired sets in the VoiceBank+DEMAND layout, pools in the DNS layout.
 POOL_FOLDERS = {"pool_clean": "dns/clean", "pool_noise": "dns/noise", "pool_rir": "dns/impulse_responses"}
 PAIRED_SPLITS = ("train", "valid", "test")
+RECIPE_SPLITS = {"demo": PAIRED_SPLITS + tuple(POOL_FOLDERS)}
 
 
 def build_manifest(audio_dir: Path, data_root: Path, dataset: str, split: str, sample_rate: int) -> Manifest:
