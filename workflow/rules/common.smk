@@ -1,4 +1,7 @@
 # Helpers shared by the rules: config checks, paths, GPU tagging, rule params.
+import sys
+from pathlib import Path
+
 from sepflow.config import (
     canonical_json,
     check_config,
@@ -7,6 +10,7 @@ from sepflow.config import (
 )
 from sepflow.data.recipes import dataset_splits, get_recipe
 from sepflow.errors import SepflowError
+from sepflow.files import folder_changes, remove_outputs_missing_inputs
 
 try:
     check_config(config)
@@ -25,6 +29,48 @@ wildcard_constraints:
     dataset=r"[A-Za-z0-9_]+",
     split=r"[A-Za-z0-9_]+",
     experiment=r"[A-Za-z0-9_]+",
+
+
+def made_from():
+    """Each file the workflow makes, with the files it is made from (the DAG of the rules
+    below, written out for the config at hand)."""
+    graph = {}
+    for name, cfg in config["datasets"].items():
+        for split in dataset_splits(cfg):
+            graph[manifest_path(name, split)] = [f"{DATA}/audio/{name}.record.json"]
+    for exp in TRAINED:
+        data = EXPERIMENTS[exp]["data"]
+        graph[f"{RESULTS}/{exp}/model.pt"] = [manifest_path(data["dataset"], data["train"]),
+                                              manifest_path(data["dataset"], data["valid"])]
+    for exp, ts in TARGETS:
+        folder = f"{RESULTS}/{exp}/{ts.dataset}/{ts.split}"
+        model = [f"{RESULTS}/{exp}/model.pt"] if exp in TRAINED else []
+        graph[f"{folder}/enhanced.record.json"] = [*model, manifest_path(ts.dataset, ts.split)]
+        graph[f"{folder}/metrics.csv"] = [f"{folder}/enhanced.record.json", manifest_path(ts.dataset, ts.split)]
+    for path in REPORT_FILES:
+        graph[path] = [*metrics_files(), *[f"{RESULTS}/{exp}/model.pt" for exp in TRAINED]]
+    return graph
+
+
+def forget_stale_outputs():
+    """No output stands on a missing or changed input. A prepared dataset or an enhanced
+    folder that differs from its record (a file corrupted, deleted or added by hand) loses
+    the record; then every output one of whose inputs is gone is removed too, down to the
+    report, so the next run remakes it all instead of calling stale results up to date.
+    (Snakemake itself skips a missing intermediate while the outputs after it exist.)
+    Models keep their training state: a retrain on unchanged data resumes at its last step."""
+    folders = [f"{DATA}/audio/{name}" for name in config["datasets"]]
+    folders += [f"{RESULTS}/{exp}/{ts.dataset}/{ts.split}/enhanced" for exp, ts in TARGETS]
+    for folder in folders:
+        changes = folder_changes(folder, f"{folder}.record.json")
+        if changes:
+            shown = "; ".join(changes[:3]) + (f"; and {len(changes) - 3} more" if len(changes) > 3 else "")
+            print(f"sepflow: {folder} changed since it was made ({shown}); it and what depends on it will be redone.",
+                  file=sys.stderr)
+            Path(f"{folder}.record.json").unlink()
+    for path in remove_outputs_missing_inputs(made_from()):
+        print(f"sepflow: {path} was made from files that are gone; it will be remade.", file=sys.stderr)
+
 
 
 def uses_cuda():
@@ -85,3 +131,6 @@ def enhance_params(wildcards):
 
 def metrics_files():
     return [f"{RESULTS}/{exp}/{ts.dataset}/{ts.split}/metrics.csv" for exp, ts in TARGETS]
+
+
+forget_stale_outputs()

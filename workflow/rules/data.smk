@@ -6,7 +6,8 @@ rule prepare:
     input:
         recipe_inputs,
     output:
-        directory(f"{DATA}/audio/{{dataset}}"),
+        audio=directory(f"{DATA}/audio/{{dataset}}"),
+        record=f"{DATA}/audio/{{dataset}}.record.json",
     params:
         dataset=lambda w: canonical_json(config["datasets"][w.dataset]),
         raw_dir=lambda w: f"{DATA}/raw/{w.dataset}",

@@ -5,7 +5,8 @@ rule enhance:
     input:
         unpack(enhance_inputs),
     output:
-        directory(f"{RESULTS}/{{experiment}}/{{dataset}}/{{split}}/enhanced"),
+        enhanced=directory(f"{RESULTS}/{{experiment}}/{{dataset}}/{{split}}/enhanced"),
+        record=f"{RESULTS}/{{experiment}}/{{dataset}}/{{split}}/enhanced.record.json",
     params:
         experiment=enhance_params,
         device=config["device"],

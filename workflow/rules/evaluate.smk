@@ -5,6 +5,7 @@ rule evaluate:
     input:
         manifest=lambda w: manifest_path(w.dataset, w.split),
         enhanced=f"{RESULTS}/{{experiment}}/{{dataset}}/{{split}}/enhanced",
+        record=f"{RESULTS}/{{experiment}}/{{dataset}}/{{split}}/enhanced.record.json",
     output:
         f"{RESULTS}/{{experiment}}/{{dataset}}/{{split}}/metrics.csv",
     log:

@@ -3,7 +3,8 @@
 
 rule manifest:
     input:
-        f"{DATA}/audio/{{dataset}}",
+        audio=f"{DATA}/audio/{{dataset}}",
+        record=f"{DATA}/audio/{{dataset}}.record.json",
     output:
         f"{DATA}/manifests/{{dataset}}/{{split}}.json",
     params:

@@ -3,7 +3,8 @@
 
 rule report:
     input:
-        metrics_files(),
+        metrics=metrics_files(),
+        models=expand(f"{RESULTS}/{{experiment}}/model.pt", experiment=TRAINED),
     output:
         REPORT_FILES,
     params:

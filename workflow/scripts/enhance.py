@@ -3,6 +3,7 @@
 import json
 
 from sepflow.data.manifest import read_manifest
+from sepflow.files import write_folder_record
 from sepflow.infer.enhancer import load_separator
 from sepflow.infer.offline import enhance_manifest
 from sepflow.stage import stage
@@ -12,4 +13,5 @@ with stage(snakemake):
     manifest = read_manifest(snakemake.input.manifest)
     process = load_separator(exp, manifest.sample_rate, manifest.sources, snakemake.input.get("model"),
                              snakemake.params.device)
-    enhance_manifest(process, manifest, snakemake.output[0], manifest.sources)
+    enhance_manifest(process, manifest, snakemake.output.enhanced, manifest.sources)
+    write_folder_record(snakemake.output.enhanced, snakemake.output.record)

@@ -9,7 +9,7 @@ from sepflow.stage import stage
 
 with stage(snakemake):
     w = snakemake.wildcards
-    manifest = build_manifest(json.loads(snakemake.params.dataset), Path(snakemake.input[0]),
+    manifest = build_manifest(json.loads(snakemake.params.dataset), Path(snakemake.input.audio),
                               Path(snakemake.params.data_dir), w.dataset, w.split)
     write_manifest(manifest, snakemake.output[0])
     print(f"{snakemake.output[0]}: {len(manifest.items)} items")

@@ -3,8 +3,10 @@
 import json
 
 from sepflow.data.prepare import prepare_dataset
+from sepflow.files import write_folder_record
 from sepflow.stage import stage
 
 with stage(snakemake):
-    prepare_dataset(json.loads(snakemake.params.dataset), snakemake.output[0], snakemake.params.raw_dir,
+    prepare_dataset(json.loads(snakemake.params.dataset), snakemake.output.audio, snakemake.params.raw_dir,
                     seed=snakemake.params.seed, workers=snakemake.threads)
+    write_folder_record(snakemake.output.audio, snakemake.output.record)

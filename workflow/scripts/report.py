@@ -7,5 +7,5 @@ from sepflow.stage import stage
 
 with stage(snakemake):
     targets = [t.split("|") for t in snakemake.params.targets]
-    csvs = {(exp, testset): path for (exp, testset), path in zip(targets, snakemake.input)}
+    csvs = {(exp, testset): path for (exp, testset), path in zip(targets, snakemake.input.metrics)}
     build_report(csvs, Path(snakemake.output[0]).parent)
