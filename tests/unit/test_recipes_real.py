@@ -179,11 +179,12 @@ def test_musdb_hq_layout_and_validation_split(server, tmp_path, monkeypatch):
 def test_musdb_stem_mp4_decoded_once_in_stream_order(server, tmp_path, monkeypatch):
     src = tmp_path / "stems"
     files = {}
-    for k, (track, subset) in enumerate(musdb_tracks().items()):
+    tracks = {t: s for t, s in musdb_tracks().items() if t != "Actions - One Minute Smile"}
+    for track, subset in tracks.items():
         path = src / subset / f"{track}.stem.mp4"
         path.parent.mkdir(parents=True, exist_ok=True)
         # five streams, stream i a tone at 200 * (i + 1) Hz, so the stem order can be checked
-        inputs = sum((["-f", "lavfi", "-i", f"sine=frequency={200 * (i + 1)}:sample_rate=44100:duration=0.5"]
+        inputs = sum((["-f", "lavfi", "-i", f"sine=frequency={200 * (i + 1)}:sample_rate=44100:duration=0.3"]
                       for i in range(5)), [])
         maps = sum((["-map", str(i)] for i in range(5)), [])
         subprocess.run(["ffmpeg", "-loglevel", "error", "-y", *inputs, *maps, "-ac", "2", "-c:a", "aac",
@@ -192,7 +193,7 @@ def test_musdb_stem_mp4_decoded_once_in_stream_order(server, tmp_path, monkeypat
     data = make_zip(server.root / "MUSDB18-7-STEMS.zip", files)
     monkeypatch.setitem(musdb.REMOTES, "preview", with_hashes(musdb.REMOTES["preview"], data))
     _, audio = run_recipe(musdb, {"sample_rate": 22050, "mirror": server.url}, tmp_path, "musdb")
-    assert len(list(audio.glob("*/*/mixture.wav"))) == 4 and (audio / "valid/Leaf - Summerghost").is_dir()
+    assert len(list(audio.glob("*/*/mixture.wav"))) == 3 and (audio / "valid/Leaf - Summerghost").is_dir()
     for stem in musdb.STEMS:
         x, sr = sf.read(str(audio / "train/A Band - Song" / f"{stem}.wav"))
         assert sr == 22050 and x.shape[1] == 2
