@@ -197,8 +197,8 @@ def test_musdb_stem_mp4_decoded_once_in_stream_order(server, tmp_path, monkeypat
     for stem in musdb.STEMS:
         x, sr = sf.read(str(audio / "train/A Band - Song" / f"{stem}.wav"))
         assert sr == 22050 and x.shape[1] == 2
-        spectrum = np.abs(np.fft.rfft(x[2000:10000, 0]))
-        peak = np.argmax(spectrum) * sr / 8000
+        segment = x[1000:5000, 0]
+        peak = np.argmax(np.abs(np.fft.rfft(segment))) * sr / segment.size
         assert peak == pytest.approx(200 * (musdb.STREAM[stem] + 1), abs=10)
 
 
