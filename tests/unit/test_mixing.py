@@ -16,6 +16,7 @@ from sepflow.data.datasets.mixing import (
     RirSampler,
     SignalSampler,
     mixer_from_manifests,
+    mixing_from_config,
 )
 from sepflow.data.manifest import pool_manifest
 from sepflow.data.segments import StepBatches
@@ -138,7 +139,7 @@ def test_drawn_snr_and_levels_hold(pools):
 def _dataset(pools, seed=7):
     root = pools["root"]
     manifests = [pool_manifest(root / "audio" / name, root, "pools", name, SR) for name in ("speech", "noise", "rirs")]
-    return MixingSegments(mixer_from_manifests(*manifests, segment_samples=SR // 4), seed)
+    return MixingSegments(mixer_from_manifests(*([m] for m in manifests), segment_samples=SR // 4), seed)
 
 
 def _run(dataset, batches, workers):
@@ -180,3 +181,20 @@ def test_validation_set_is_fixed_by_seed(pools):
     assert len({x.tobytes() for x in first}) == 4
     with pytest.raises(IndexError):
         valid[4]
+
+
+def test_mixing_from_config_reads_pools_by_name_and_names_bad_keys(pools):
+    root = pools["root"]
+
+    def manifest(name):
+        return pool_manifest(root / "audio" / name.split("/")[1], root, *name.split("/"), SR)
+
+    cfg = {"speech": "pools/speech", "noise": ["pools/noise"], "rirs": "pools/rirs", "snr_range": [5, 5],
+           "valid_size": 3}
+    train, valid = mixing_from_config(cfg, "experiments.x.data.mixing", manifest, SR // 4, seed=1)
+    assert len(train) == 4 and len(valid) == 3 and train.mixer.snr_range == (5, 5)
+    with pytest.raises(SepflowError, match="experiments.x.data.mixing.snr: unknown key"):
+        mixing_from_config({**cfg, "snr": 3}, "experiments.x.data.mixing", manifest, SR // 4, seed=1)
+    with pytest.raises(SepflowError, match="no RIR pool"):
+        mixing_from_config({"speech": "pools/speech", "noise": "pools/noise", "p_speech_rir": 0.5},
+                           "m", manifest, SR // 4, seed=1)

@@ -17,7 +17,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -175,20 +175,30 @@ class RandomMixtureSampler:
                        float(snr), float(gain), bool(speech_rir), bool(noise_rir))
 
 
-def mixer_from_manifests(speech: Manifest, noise: Manifest, rirs: Manifest | None, segment_samples: int,
-                         min_rms_db: float = -60.0, rir_seconds: float | None = None, **options) -> RandomMixtureSampler:
-    """A RandomMixtureSampler over pool manifests; options are RandomMixtureSampler's."""
-    sr = speech.sample_rate
-    for m in (noise, rirs):
-        if m is not None and m.sample_rate != sr:
-            raise SepflowError(f"pool {m.dataset}/{m.split} is {m.sample_rate} Hz but the speech pool is {sr} Hz; "
-                               "prepare every pool at one rate.")
+MIXING_KEYS = {"speech", "noise", "rirs", "p_speech_rir", "p_noise_rir", "dereverb", "target_db", "snr_range",
+               "gain_range", "rir_seconds", "min_rms_db", "valid_size"}
+
+
+def _files(manifests: list[Manifest], sr: int) -> list[tuple[Path, int]]:
+    for m in manifests:
+        if m.sample_rate != sr:
+            raise SepflowError(f"pool {m.dataset}/{m.split} is {m.sample_rate} Hz, not {sr} Hz; "
+                               "prepare every pool of a mixing experiment at one rate.")
+    return [f for m in manifests for f in pool_files(m)]
+
+
+def mixer_from_manifests(speech: list[Manifest], noise: list[Manifest], rirs: list[Manifest],
+                         segment_samples: int, min_rms_db: float = -60.0, rir_seconds: float | None = None,
+                         **options) -> RandomMixtureSampler:
+    """A RandomMixtureSampler over pool manifests (several per role are pooled together);
+    options are RandomMixtureSampler's."""
+    sr = speech[0].sample_rate
     rir_sampler = None
-    if rirs is not None:
-        rir_sampler = RirSampler(pool_files(rirs), None if rir_seconds is None else int(rir_seconds * sr))
+    if rirs:
+        rir_sampler = RirSampler(_files(rirs, sr), None if rir_seconds is None else int(rir_seconds * sr))
     return RandomMixtureSampler(
-        SignalSampler(pool_files(speech), segment_samples, min_rms_db, name=f"{speech.dataset}/{speech.split}"),
-        SignalSampler(pool_files(noise), segment_samples, min_rms_db, name=f"{noise.dataset}/{noise.split}"),
+        SignalSampler(_files(speech, sr), segment_samples, min_rms_db, name="speech"),
+        SignalSampler(_files(noise, sr), segment_samples, min_rms_db, name="noise"),
         rir_sampler, sr, **options)
 
 
@@ -232,3 +242,30 @@ class MixingValidation(Dataset):
             raise IndexError(i)
         draw = self.mixer.draw(np.random.default_rng([self.seed, _VALID, int(i)]))
         return torch.from_numpy(draw.mixture[None]), torch.from_numpy(draw.target[None, None])
+
+
+def mixing_from_config(cfg: dict, where: str, manifest: Callable[[str], Manifest], segment_samples: int,
+                       seed: int) -> tuple[MixingSegments, MixingValidation]:
+    """The training and validation datasets of an experiment's `data.mixing` mapping.
+
+    `speech`, `noise` and `rirs` name pools as "dataset/split" (or lists of them);
+    `manifest(name)` reads one. Other keys are RandomMixtureSampler's options plus
+    rir_seconds, min_rms_db and valid_size (default 200). Errors name f"{where}.key".
+    """
+    unknown = sorted(set(cfg) - MIXING_KEYS)
+    if unknown:
+        raise SepflowError(f"{where}.{unknown[0]}: unknown key; known keys: {sorted(MIXING_KEYS)}")
+    pools = {}
+    for role in ("speech", "noise", "rirs"):
+        names = cfg.get(role, [])
+        names = [names] if isinstance(names, str) else list(names)
+        if role != "rirs" and not names:
+            raise SepflowError(f"{where}.{role} is missing: name a pool as dataset/split")
+        pools[role] = [manifest(n) for n in names]
+    options = {k: (tuple(v) if isinstance(v, list) else v) for k, v in cfg.items()
+               if k not in ("speech", "noise", "rirs", "valid_size")}
+    if not pools["rirs"]:
+        options.setdefault("p_speech_rir", 0.0)
+        options.setdefault("p_noise_rir", 0.0)
+    mixer = mixer_from_manifests(pools["speech"], pools["noise"], pools["rirs"], segment_samples, **options)
+    return MixingSegments(mixer, seed), MixingValidation(mixer, seed, int(cfg.get("valid_size", 200)))
