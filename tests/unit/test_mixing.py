@@ -198,3 +198,17 @@ def test_mixing_from_config_reads_pools_by_name_and_names_bad_keys(pools):
     with pytest.raises(SepflowError, match="no RIR pool"):
         mixing_from_config({"speech": "pools/speech", "noise": "pools/noise", "p_speech_rir": 0.5},
                            "m", manifest, SR // 4, seed=1)
+
+
+def test_rt60_agrees_with_pyroomacoustics_on_a_simulated_room():
+    import pyroomacoustics as pra
+
+    dims = [6, 5, 3]
+    absorption, max_order = pra.inverse_sabine(0.4, dims)
+    room = pra.ShoeBox(dims, fs=SR, materials=pra.Material(absorption), max_order=max_order)
+    room.add_source([2, 3, 1.5])
+    room.add_microphone([4, 2, 1.2])
+    room.compute_rir()
+    h = room.rir[0][0]
+    reference = pra.experimental.measure_rt60(h, fs=SR, decay_db=30)  # Schroeder integration
+    assert rt60(h, SR) == pytest.approx(reference, rel=0.12)
