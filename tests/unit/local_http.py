@@ -2,7 +2,8 @@
 
 `cut_once` makes the first full request for a file stop after that many bytes while the
 header promises the whole file (a dropped connection); `html` serves a web page in place of
-a file, as DataShare does when it wants a login or is down.
+a file, as DataShare does when it wants a login or is down; `fail_once` answers the first
+request for a file with that HTTP status.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ class LocalServer:
         self.root = Path(root)
         self.cut_once: dict[str, int] = {}
         self.html: set[str] = set()
+        self.fail_once: dict[str, int] = {}
         self.requests: list[tuple[str, str | None]] = []
         self.no_ranges = False
         server = self
@@ -30,6 +32,9 @@ class LocalServer:
                 name = self.path.split("?")[0].lstrip("/")
                 rng = self.headers.get("Range")
                 server.requests.append((name, rng))
+                if name in server.fail_once:
+                    self.send_error(server.fail_once.pop(name))
+                    return
                 if name in server.html:
                     body = b"<!DOCTYPE html><html><body>Please log in</body></html>"
                     self.send_response(200)

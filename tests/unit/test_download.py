@@ -114,3 +114,20 @@ def test_server_without_ranges_restarts_the_file(server, tmp_path):
     (tmp_path / "raw" / "a.zip.part").write_bytes(b"junk" * 100)
     path = fetch(Remote(server.url + "a.zip", md5=hashlib.md5(data).hexdigest()), tmp_path / "raw", quiet)
     assert path.read_bytes() == data
+
+
+def test_missing_file_is_not_retried_and_a_dead_host_is_retried_then_reported(server, tmp_path):
+    server.root.mkdir(parents=True)
+    with pytest.raises(SepflowError, match="answered 404"):
+        fetch(Remote(server.url + "none.zip"), tmp_path / "raw", quiet)
+    assert len(server.requests) == 1
+    dead = "http://127.0.0.1:9/a.zip"  # the discard port: nothing listens
+    with pytest.raises(SepflowError, match="failed after 2 attempts.*rerun to resume"):
+        fetch(Remote(dead), tmp_path / "raw", quiet, attempts=2, backoff=0.01)
+
+
+def test_server_error_is_retried(server, tmp_path):
+    data = make_zip(server.root / "a.zip")
+    server.fail_once["a.zip"] = 503
+    assert fetch(Remote(server.url + "a.zip"), tmp_path / "raw", quiet, backoff=0.01).read_bytes() == data
+    assert len(server.requests) == 2

@@ -56,8 +56,8 @@ class Remote:
         return self.name or Path(urlsplit(self.url).path).name
 
 
-class _Incomplete(Exception):
-    """The connection ended before the promised bytes arrived; retried from where it stopped."""
+class _Transient(Exception):
+    """A cut connection or a server error (5xx): retried, continuing from where it stopped."""
 
 
 def mirrored(url: str, mirror: str | None) -> str:
@@ -101,15 +101,17 @@ def _check_archive(path: Path, kind: str) -> str | None:
 
 
 def _attempt(url: str, part: Path, kind: str, log: Log, timeout: float) -> None:
-    """One attempt: continue `part` from its current size; raise _Incomplete on a short read."""
+    """One attempt: continue `part` from its current size; raise _Transient on a short read or a server error."""
     have = part.stat().st_size if part.exists() else 0
     headers = {"Range": f"bytes={have}-"} if have else {}
     with requests.get(url, headers=headers, stream=True, timeout=timeout, allow_redirects=True) as r:
         if r.status_code == 416:  # nothing left to send: the part file is already whole
             return
-        if r.status_code == 404:
-            raise SepflowError(f"download failed: {url} answered 404 (not found); check the URL or set `mirror`.")
-        r.raise_for_status()
+        if r.status_code >= 500:
+            raise _Transient(f"the server answered {r.status_code}")
+        if r.status_code >= 400:
+            raise SepflowError(f"download of {part.name[:-5]} failed: {url} answered {r.status_code} "
+                               f"({r.reason}); check the URL, or set `mirror` or `local_path`.")
         if kind != "file" and "text/html" in r.headers.get("Content-Type", ""):
             raise SepflowError(
                 f"download of {part.name[:-5]} failed: {url} answered with an HTML page, not the archive. "
@@ -131,7 +133,7 @@ def _attempt(url: str, part: Path, kind: str, log: Log, timeout: float) -> None:
                     log(f"{part.name[:-5]}: {done / 1e6:.1f} MB{share}")
                     last = time.monotonic()
         if total is not None and done < total:
-            raise _Incomplete(f"{done} of {total} bytes")
+            raise _Transient(f"the connection ended after {done} of {total} bytes")
 
 
 def fetch(remote: Remote, dest_dir: Path, log: Log = print, mirror: str | None = None,
@@ -151,7 +153,7 @@ def fetch(remote: Remote, dest_dir: Path, log: Log = print, mirror: str | None =
     retrying = Retrying(
         stop=stop_after_attempt(attempts),
         wait=wait_exponential(multiplier=backoff, max=120),
-        retry=retry_if_exception_type((_Incomplete, requests.ConnectionError, requests.Timeout,
+        retry=retry_if_exception_type((_Transient, requests.ConnectionError, requests.Timeout,
                                        requests.exceptions.ChunkedEncodingError)),
         before_sleep=lambda s: log(f"{remote.filename}: attempt {s.attempt_number} failed "
                                    f"({s.outcome.exception()}); retrying"),
@@ -159,7 +161,7 @@ def fetch(remote: Remote, dest_dir: Path, log: Log = print, mirror: str | None =
     )
     try:
         retrying(_attempt, url, part, remote.kind, log, timeout)
-    except (_Incomplete, requests.RequestException) as exc:
+    except (_Transient, requests.RequestException) as exc:
         raise SepflowError(
             f"download of {remote.filename} from {url} failed after {attempts} attempts ({exc}). "
             f"The partial file {part} is kept: rerun to resume, or set `mirror` to another host."
