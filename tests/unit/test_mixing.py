@@ -212,3 +212,17 @@ def test_rt60_agrees_with_pyroomacoustics_on_a_simulated_room():
     h = room.rir[0][0]
     reference = pra.experimental.measure_rt60(h, fs=SR, decay_db=30)  # Schroeder integration
     assert rt60(h, SR) == pytest.approx(reference, rel=0.12)
+
+
+@pytest.mark.parametrize("length,rir_length", [(80000, 8000), (5000, 8000), (20011, 3001), (100, 1)])
+def test_block_convolution_equals_scipy(length, rir_length):
+    from scipy.signal import fftconvolve
+
+    from sepflow.data.datasets.mixing import _convolve
+
+    rng = np.random.default_rng(length)
+    x, h1, h2 = (rng.normal(size=n).astype(np.float32) for n in (length, rir_length, rir_length // 2 + 1))
+    ours = _convolve([x], [(0, h1), (0, h2)])
+    for y, h in zip(ours, (h1, h2)):
+        reference = fftconvolve(x.astype(np.float64), h.astype(np.float64))[:length]
+        np.testing.assert_allclose(y, reference, atol=1e-3 * np.abs(reference).max())
