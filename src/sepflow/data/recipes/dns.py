@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sepflow.data.prepare import Job, local_root, optional, require, resample_files
+from sepflow.data.corpus_prep import Job, local_root, optional, require, resample_files
 from sepflow.errors import SepflowError
 from sepflow.files import atomic_folder
 

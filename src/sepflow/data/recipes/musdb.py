@@ -18,7 +18,7 @@ import numpy as np
 from sepflow.audio import resample, write_audio
 from sepflow.data.download import Remote, fetch
 from sepflow.data.extract import extract
-from sepflow.data.prepare import Job, local_root, optional, require, resample_files
+from sepflow.data.corpus_prep import Job, local_root, optional, require, resample_files
 from sepflow.errors import SepflowError
 from sepflow.files import atomic_folder
 

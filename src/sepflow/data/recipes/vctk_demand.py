@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sepflow.data.download import Remote, fetch
 from sepflow.data.extract import extract
-from sepflow.data.prepare import Job, local_root, optional, require, resample_files
+from sepflow.data.corpus_prep import Job, local_root, optional, require, resample_files
 from sepflow.errors import SepflowError
 
 SPLITS = {"train": "paired", "valid": "paired", "test": "paired"}
