@@ -16,8 +16,8 @@ import time
 import torch
 from tabulate import tabulate
 
-from sepflow.infer.stream_demucs import DemucsStreamer
-from sepflow.infer.stream_tcm_unet import TCMUNetStreamer
+from sepflow.models.demucs_stream import DemucsStreamer
+from sepflow.models.tcm_unet_stream import TCMUNetStreamer
 from sepflow.models import build_model, count_parameters
 
 SR = 16000

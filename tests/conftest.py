@@ -9,8 +9,7 @@ import pytest
 import torch
 
 from sepflow.audio import mix_at_snr, write_audio
-from sepflow.data.manifest import write_manifest
-from sepflow.data.splits import build_manifest
+from sepflow.data.manifest import paired_manifest, write_manifest
 
 SR = 16000
 
@@ -51,5 +50,5 @@ def toy_data(tmp_path) -> Path:
     audio = data / "audio" / "toy"
     for split, n, seed in (("train", 12, 1), ("valid", 3, 2), ("test", 4, 3)):
         make_paired_split(audio, split, n, seed)
-        write_manifest(build_manifest(audio, data, "toy", split, SR), data / "manifests" / "toy" / f"{split}.json")
+        write_manifest(paired_manifest(audio / split, data, "toy", split, SR), data / "manifests" / "toy" / f"{split}.json")
     return data

@@ -11,16 +11,14 @@ import contextlib
 import math
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+from snakemake_runs import planned_outputs, sepflow_errors, snakemake, write_config
+
 
 TINY = {
     "seed": 7,
@@ -30,7 +28,7 @@ TINY = {
     "threads": {"train": 1, "enhance": 1, "evaluate": 1},
     "enhance": {"chunk_seconds": 1.0, "overlap_seconds": 0.25},
     "datasets": {"demo": {
-        "recipe": "demo", "task": "speech", "sample_rate": 16000,
+        "recipe": "demo", "sample_rate": 16000,
         "sizes": {"train": 8, "valid": 2, "test": 3}, "snr_range": [0, 10], "reverb_fraction": 0.3,
         "utterance_seconds": [1.2, 2.0], "pool_sizes": {"clean": 2, "noise": 2, "impulse_responses": 2},
     }},
@@ -53,30 +51,6 @@ TINY = {
         },
     },
 }
-
-
-def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    cmd = [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--cores", "2",
-           "--resources", "gpu=1", *args]
-    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=900)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
-    return proc
-
-
-def sepflow_errors(proc: subprocess.CompletedProcess) -> list[str]:
-    """The one-line user-error messages a failed run printed to the terminal."""
-    return [line for line in proc.stderr.splitlines() if line.startswith("sepflow error")]
-
-
-def write_config(workdir: Path, config: dict) -> None:
-    (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-
-
-def planned_outputs(workdir: Path) -> set[str]:
-    """Output files a dry run would make."""
-    proc = snakemake(workdir, "-n")
-    return set(re.findall(r"^\s+output: (.+)$", proc.stdout + proc.stderr, flags=re.M))
 
 
 @pytest.fixture(scope="module")

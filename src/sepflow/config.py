@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from sepflow.data.splits import RECIPE_SPLITS
+from sepflow.data.recipes import RECIPES, dataset_splits, get_recipe
 from sepflow.errors import SepflowError
 from sepflow.infer.baselines import BASELINES
 from sepflow.losses import LOSSES
@@ -45,8 +45,9 @@ def check_config(config: dict) -> None:
     """Cross-references the schema cannot express; the first problem raises, naming the key."""
     datasets = config["datasets"]
     for name, ds in datasets.items():
-        if ds["recipe"] not in RECIPE_SPLITS:
-            raise SepflowError(f"datasets.{name}.recipe: unknown recipe {ds['recipe']!r}; choose one of {sorted(RECIPE_SPLITS)}")
+        if ds["recipe"] not in RECIPES:
+            raise SepflowError(f"datasets.{name}.recipe: unknown recipe {ds['recipe']!r}; choose one of {sorted(RECIPES)}")
+        get_recipe(ds["recipe"]).check(ds, f"datasets.{name}")
     for name, exp in config["experiments"].items():
         where = f"experiments.{name}"
         if ("model" in exp) == ("baseline" in exp):
@@ -70,11 +71,16 @@ def check_config(config: dict) -> None:
 
 
 def _check_split(config: dict, dataset: str, split: str, where: str) -> None:
+    """A split to train, validate or test on: it must exist and hold targets (not a pool)."""
     if dataset not in config["datasets"]:
         raise SepflowError(f"{where}: dataset {dataset!r} is not defined under datasets: {sorted(config['datasets'])}")
-    splits = RECIPE_SPLITS[config["datasets"][dataset]["recipe"]]
+    splits = dataset_splits(config["datasets"][dataset])
     if split not in splits:
         raise SepflowError(f"{where}: dataset {dataset!r} has no split {split!r}; it has {list(splits)}")
+    if splits[split] == "pool":
+        usable = [name for name, kind in splits.items() if kind != "pool"]
+        raise SepflowError(f"{where}: {dataset}/{split} is a pool of single files for on-the-fly mixing, with no "
+                           f"references to train or score against; use one of {usable}")
 
 
 def trained_experiments(config: dict) -> list[str]:

@@ -8,7 +8,8 @@ import math
 import pytest
 import torch
 
-from sepflow.infer.stream_demucs import DemucsStreamer, stream
+from sepflow.models.demucs_stream import DemucsStreamer
+from sepflow.models.streaming import stream
 from sepflow.models import build_model, count_parameters
 from sepflow.models.demucs import Demucs
 from sepflow.models.resample import downsample2, upsample2
@@ -154,7 +155,7 @@ def test_stream_equals_offline(args, num_frames, length):
         offline = model(audio[None])[0]
     hop = DemucsStreamer(model, num_frames=num_frames).stride
     for chunk in (hop, 333) if length > 1000 else (1, hop, 333):
-        streamed = stream(model, audio, chunk, num_frames=num_frames, std=std)
+        streamed = stream(DemucsStreamer(model, num_frames=num_frames, std=std), audio, chunk)
         assert streamed.shape == offline.shape
         assert relative_error(streamed, offline) < 1e-5, chunk
 
@@ -180,7 +181,7 @@ def test_streamer_running_std_stays_close_to_offline():
     audio = 0.1 * torch.randn(1, 8000)
     with torch.no_grad():
         offline = model(audio[None])[0]
-    streamed = stream(model, audio, 256)
+    streamed = stream(DemucsStreamer(model), audio, 256)
     assert streamed.shape == offline.shape
     assert relative_error(streamed[:, 4000:], offline[:, 4000:]) < 0.02
 

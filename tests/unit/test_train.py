@@ -6,9 +6,10 @@ import csv
 import pytest
 import torch
 
-from sepflow.data.manifest import read_manifest
+from sepflow.data.datasets import training_data
+from sepflow.data.manifest import read_manifest, write_manifest
 from sepflow.errors import SepflowError
-from sepflow.train.checkpoint import load_checkpoint, load_model
+from sepflow.models.checkpoint import load_checkpoint, load_model
 from sepflow.train.loop import train
 from sepflow.train.recipe import Recipe
 
@@ -22,17 +23,23 @@ def recipe(**overrides):
     return Recipe.from_config({**base, **overrides})
 
 
+def toy(toy_data, r):
+    return training_data(read_manifest(toy_data / "manifests/toy/train.json"),
+                         read_manifest(toy_data / "manifests/toy/valid.json"), r.segment, r.seed)
+
+
 def run(toy_data, out_dir, logs=None, **overrides):
-    return train(MODEL, ARGS, recipe(**overrides), read_manifest(toy_data / "manifests/toy/train.json"),
-                 read_manifest(toy_data / "manifests/toy/valid.json"), out_dir, device="cpu",
+    r = recipe(**overrides)
+    return train(MODEL, ARGS, r, toy(toy_data, r), out_dir, device="cpu",
                  log=(logs.append if logs is not None else lambda line: None))
 
 
 def test_training_writes_checkpoints_history_and_learns(toy_data, tmp_path):
     logs = []
     best = run(toy_data, tmp_path / "run", logs, steps=40, valid_every=10)
-    assert {"model", "model_args", "sample_rate", "task", "state_dict"} <= set(best)
-    assert (best["model"], best["model_args"], best["sample_rate"], best["task"]) == (MODEL, ARGS, 16000, "speech")
+    assert {"model", "model_args", "sample_rate", "task", "sources", "channels", "state_dict"} <= set(best)
+    assert (best["model"], best["model_args"], best["sample_rate"], best["task"], best["sources"], best["channels"]) == (
+        MODEL, ARGS, 16000, "speech", ["speech"], 1)
     rows = list(csv.DictReader(open(tmp_path / "run/history.csv")))
     assert [int(r["step"]) for r in rows] == [10, 20, 30, 40]
     assert float(rows[-1]["valid_loss"]) < float(rows[0]["valid_loss"])
@@ -50,8 +57,7 @@ def test_resumed_run_ends_with_the_same_weights(toy_data, tmp_path):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        train(MODEL, ARGS, recipe(log_every=2), read_manifest(toy_data / "manifests/toy/train.json"),
-              read_manifest(toy_data / "manifests/toy/valid.json"), tmp_path / "resumed", device="cpu",
+        train(MODEL, ARGS, recipe(log_every=2), toy(toy_data, recipe()), tmp_path / "resumed", device="cpu",
               log=interrupt_at_step_6)
     assert torch.load(tmp_path / "resumed/last.pt", weights_only=True)["step"] == 6
     logs = []
@@ -70,8 +76,30 @@ def test_changed_recipe_starts_afresh(toy_data, tmp_path):
     run(toy_data, tmp_path / "run", steps=4)
     logs = []
     run(toy_data, tmp_path / "run", logs, steps=4, lr=5e-4)
-    assert any("different configuration" in line for line in logs)
+    assert any("starting afresh" in line for line in logs)
     assert load_checkpoint(tmp_path / "run/best.pt")["step"] == 4
+
+
+def test_changed_training_data_starts_afresh_and_learns_new_weights(toy_data, tmp_path):
+    """Same model and recipe, one training file changed: the old run must not be resumed
+    (it would republish the old weights unchanged)."""
+    run(toy_data, tmp_path / "run", steps=4)
+    before = torch.load(tmp_path / "run/last.pt", weights_only=True)
+    changed = toy_data / "audio/toy/train/noisy/train_000.wav"
+    from sepflow.audio import read_audio, write_audio
+    audio, sr = read_audio(changed)
+    write_audio(changed, 0.5 * audio, sr)
+    manifest = read_manifest(toy_data / "manifests/toy/train.json", check_files=False)
+    from sepflow.data.manifest import paired_manifest
+    write_manifest(paired_manifest(toy_data / "audio/toy/train", toy_data, "toy", "train", 16000),
+                   toy_data / "manifests/toy/train.json")
+    assert read_manifest(toy_data / "manifests/toy/train.json").content_hash != manifest.content_hash
+    logs = []
+    run(toy_data, tmp_path / "run", logs, steps=4)
+    assert any("trained on other data" in line and "starting afresh" in line for line in logs)
+    after = torch.load(tmp_path / "run/last.pt", weights_only=True)
+    assert after["step"] == 4
+    assert any(not torch.equal(before["model_state"][k], after["model_state"][k]) for k in before["model_state"])
 
 
 def test_early_stopping_stops(toy_data, tmp_path):

@@ -1,11 +1,11 @@
 # Helpers shared by the rules: config checks, paths, GPU tagging, rule params.
 from sepflow.config import (
-    RECIPE_SPLITS,
     canonical_json,
     check_config,
     evaluation_targets,
     trained_experiments,
 )
+from sepflow.data.recipes import dataset_splits, get_recipe
 from sepflow.errors import SepflowError
 
 try:
@@ -17,7 +17,6 @@ DATA = config["data_dir"]
 RESULTS = config["results_dir"]
 EXPERIMENTS = config["experiments"]
 TRAINED = trained_experiments(config)
-DEMO_DATASETS = [name for name, ds in config["datasets"].items() if ds["recipe"] == "demo"]
 TARGETS = evaluation_targets(config)
 REPORT_FILES = [f"{RESULTS}/report/summary.csv", f"{RESULTS}/report/summary.md", f"{RESULTS}/report/metrics.png"]
 
@@ -47,9 +46,18 @@ def manifest_path(dataset, split):
     return f"{DATA}/manifests/{dataset}/{split}.json"
 
 
+def recipe_inputs(wildcards):
+    """A user's files that a prepared dataset is made from: a change rebuilds the copy."""
+    cfg = config["datasets"][wildcards.dataset]
+    return get_recipe(cfg["recipe"]).inputs(cfg)
+
+
 def train_params(wildcards):
+    """What training depends on; the global seed unless the experiment sets its own."""
     exp = EXPERIMENTS[wildcards.experiment]
-    return canonical_json({key: exp.get(key) for key in ("model", "args", "data", "train")})
+    params = {key: exp.get(key) for key in ("model", "args", "data", "train")}
+    params["train"] = {"seed": config["seed"], **exp["train"]}
+    return canonical_json(params)
 
 
 def train_inputs(wildcards):
@@ -71,7 +79,8 @@ def enhance_inputs(wildcards):
 
 def enhance_params(wildcards):
     exp = EXPERIMENTS[wildcards.experiment]
-    return canonical_json({"baseline": exp.get("baseline"), "args": exp.get("args", {}), "enhance": config["enhance"]})
+    return canonical_json({"baseline": exp.get("baseline"), "args": exp.get("args", {}),
+                           "enhance": {**config["enhance"], **exp.get("enhance", {})}})
 
 
 def metrics_files():

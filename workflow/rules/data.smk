@@ -1,22 +1,23 @@
-# Datasets: download, check, resample into data/audio/{dataset}. The demo corpus is
-# synthesized offline instead of downloaded.
+# Datasets: each dataset's recipe prepares data/audio/{dataset} (synthesizes the demo,
+# resamples a user's folder, later downloads and resamples a public corpus).
 
 
-rule demo_corpus:
-    wildcard_constraints:
-        dataset="|".join(DEMO_DATASETS) or "^$",
+rule prepare:
+    input:
+        recipe_inputs,
     output:
         directory(f"{DATA}/audio/{{dataset}}"),
     params:
         dataset=lambda w: canonical_json(config["datasets"][w.dataset]),
+        raw_dir=lambda w: f"{DATA}/raw/{w.dataset}",
         seed=config["seed"],
     log:
-        f"{DATA}/logs/{{dataset}}/demo_corpus.log",
+        f"{DATA}/logs/{{dataset}}/prepare.log",
     benchmark:
-        f"{DATA}/benchmarks/{{dataset}}/demo_corpus.tsv"
+        f"{DATA}/benchmarks/{{dataset}}/prepare.tsv"
     threads: 2
     script:
-        "../scripts/demo_corpus.py"
+        "../scripts/prepare.py"
 
 
 rule all_data:

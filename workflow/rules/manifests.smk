@@ -8,7 +8,7 @@ rule manifest:
         f"{DATA}/manifests/{{dataset}}/{{split}}.json",
     params:
         data_dir=DATA,
-        sample_rate=lambda w: config["datasets"][w.dataset]["sample_rate"],
+        dataset=lambda w: canonical_json(config["datasets"][w.dataset]),
     log:
         f"{DATA}/logs/{{dataset}}/manifest_{{split}}.log",
     script:
@@ -17,4 +17,4 @@ rule manifest:
 
 rule all_manifests:
     input:
-        [manifest_path(ds, split) for ds, cfg in config["datasets"].items() for split in RECIPE_SPLITS[cfg["recipe"]]],
+        [manifest_path(ds, split) for ds, cfg in config["datasets"].items() for split in dataset_splits(cfg)],

@@ -2,19 +2,20 @@
 
 import json
 
+from sepflow.data.datasets import training_data
 from sepflow.data.manifest import read_manifest
+from sepflow.models.checkpoint import atomic_save
 from sepflow.stage import stage
-from sepflow.train.checkpoint import atomic_save
 from sepflow.train.loop import train
 from sepflow.train.recipe import Recipe
 
 with stage(snakemake):
     exp = json.loads(snakemake.params.experiment)
     name = snakemake.wildcards.experiment
-    best = train(
-        exp["model"], exp["args"] or {}, Recipe.from_config(exp["train"], f"experiments.{name}.train"),
-        read_manifest(snakemake.input.train), read_manifest(snakemake.input.valid),
-        snakemake.params.workdir, device=snakemake.params.device, name=name,
-    )
+    recipe = Recipe.from_config(exp["train"], f"experiments.{name}.train")
+    data = training_data(read_manifest(snakemake.input.train), read_manifest(snakemake.input.valid),
+                         recipe.segment, recipe.seed)
+    best = train(exp["model"], exp["args"] or {}, recipe, data, snakemake.params.workdir,
+                 device=snakemake.params.device, name=name)
     atomic_save(best, snakemake.output.model)
     print(f"[{name}] best validation loss {best['valid_loss']:.4f} at step {best['step']} -> {snakemake.output.model}")

@@ -1,15 +1,18 @@
 """JSON manifests: one file per split, the contract between data preparation and training.
 
-A manifest has a header (dataset, split, task, sample_rate) and `items`, each with an `id`,
-paths relative to the data folder and lengths in samples:
-- paired speech: `clean`, `noisy`, `length`;
-- pools of speech, noise or RIRs: `audio`, `length`;
-- music: `mixture`, `stems` ({name: path}), `length`.
+A manifest has a header (dataset, split, task, kind, sample_rate, sources, content_hash)
+and `items`, each with an `id`, paths relative to the data folder, its length in samples,
+and per file its size in bytes and a content hash, so a changed, missing or added file is
+seen. The kinds:
+- paired: `noisy` (the mixture) and `clean` (the one source, `speech`);
+- stems: `mixture` and `stems` ({source: path}), sources in the header's order;
+- pool: `audio` (speech, noise or RIRs for on-the-fly mixing; no sources).
 Manifests are written sorted and byte-identical for identical inputs, and validated on read.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -20,7 +23,20 @@ from sepflow.errors import SepflowError
 from sepflow.files import write_atomic
 
 TASKS = ("speech", "music")
+KINDS = ("paired", "stems", "pool")
 PATH_KEYS = ("clean", "noisy", "audio", "mixture")
+SPEECH_SOURCES = ("speech",)
+MUSIC_SOURCES = ("vocals", "drums", "bass", "other")
+"""MUSDB18's targets, in the order models output them."""
+
+
+def file_hash(path: str | os.PathLike) -> str:
+    """A fast content hash (BLAKE2b, 64 bits) of a file's bytes."""
+    digest = hashlib.blake2b(digest_size=8)
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 @dataclass
@@ -31,6 +47,8 @@ class Manifest:
     sample_rate: int
     items: list[dict] = field(default_factory=list)
     root: Path = Path(".")  # the data folder that item paths are relative to
+    kind: str = "paired"
+    sources: tuple[str, ...] = SPEECH_SOURCES
 
     def paths(self, item: dict) -> dict[str, Path]:
         """Absolute paths of an item's audio files, keyed as in the item (stems as stem/NAME)."""
@@ -39,8 +57,29 @@ class Manifest:
             out[f"stem/{name}"] = self.root / rel
         return out
 
+    def mixture_path(self, item: dict) -> Path:
+        """What a model hears: the noisy file, the music mixture or the pool file."""
+        return self.root / item[{"paired": "noisy", "stems": "mixture", "pool": "audio"}[self.kind]]
+
+    def target_paths(self, item: dict) -> dict[str, Path]:
+        """What a model should output, by source name, in the manifest's source order."""
+        if self.kind == "paired":
+            return {self.sources[0]: self.root / item["clean"]}
+        if self.kind == "stems":
+            return {name: self.root / item["stems"][name] for name in self.sources}
+        raise SepflowError(f"{self.dataset}/{self.split} is a pool of single files with no targets; "
+                           "use it for on-the-fly mixing, not as a paired or test split.")
+
+    @property
+    def content_hash(self) -> str:
+        """One hash of every item's files: what training learns from, for resume decisions."""
+        blob = json.dumps([(it["id"], it["files"]) for it in sorted(self.items, key=lambda it: it["id"])])
+        return hashlib.blake2b(blob.encode(), digest_size=8).hexdigest()
+
     def to_json(self) -> str:
-        header = {"dataset": self.dataset, "split": self.split, "task": self.task, "sample_rate": self.sample_rate}
+        header = {"dataset": self.dataset, "split": self.split, "task": self.task, "kind": self.kind,
+                  "sample_rate": self.sample_rate, "sources": list(self.sources),
+                  "content_hash": self.content_hash}
         items = sorted(self.items, key=lambda it: it["id"])
         return json.dumps({**header, "items": items}, indent=1, sort_keys=True) + "\n"
 
@@ -56,8 +95,8 @@ def read_manifest(path: str | os.PathLike, root: str | os.PathLike | None = None
     """Read and validate a manifest; item paths resolve against `root` (default: the data folder
     two levels above the manifest, as in data/manifests/{dataset}/{split}.json).
 
-    With check_files, every referenced file must exist with the manifest's sample rate; the
-    first problem raises one SepflowError naming the manifest, the item and the file.
+    With check_files, every referenced file must exist with the size recorded and the
+    manifest's sample rate; the first problem raises one SepflowError naming the file.
     """
     path = Path(path)
     if not path.is_file():
@@ -66,30 +105,50 @@ def read_manifest(path: str | os.PathLike, root: str | os.PathLike | None = None
         raw = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise SepflowError(f"manifest {path} is not valid JSON ({exc}); delete it and rerun its rule.") from None
-    for key in ("dataset", "split", "task", "sample_rate", "items"):
+    for key in ("dataset", "split", "task", "kind", "sample_rate", "sources", "items"):
         if key not in raw:
-            raise SepflowError(f"manifest {path} lacks the key {key!r}; rebuild it.")
-    if raw["task"] not in TASKS:
-        raise SepflowError(f"manifest {path}: task {raw['task']!r} is not one of {TASKS}.")
+            raise SepflowError(f"manifest {path} lacks the key {key!r}; delete it and rerun its rule.")
+    if raw["task"] not in TASKS or raw["kind"] not in KINDS:
+        raise SepflowError(f"manifest {path}: task {raw['task']!r} / kind {raw['kind']!r} is not one of {TASKS} / {KINDS}.")
     if not raw["items"]:
         raise SepflowError(f"manifest {path} has no items: the split {raw['split']!r} is empty.")
     root = Path(root) if root is not None else path.resolve().parent.parent.parent
-    manifest = Manifest(raw["dataset"], raw["split"], raw["task"], int(raw["sample_rate"]), raw["items"], root)
+    manifest = Manifest(raw["dataset"], raw["split"], raw["task"], int(raw["sample_rate"]), raw["items"], root,
+                        raw["kind"], tuple(raw["sources"]))
     if check_files:
         for item in manifest.items:
             for key, file in manifest.paths(item).items():
-                if not file.is_file():
-                    raise SepflowError(
-                        f"manifest {path}, item {item['id']!r}: {key} file {file} is missing; "
-                        "rerun the data rules or rebuild the manifest."
-                    )
-                info = audio_info(file)
-                if info.sample_rate != manifest.sample_rate:
-                    raise SepflowError(
-                        f"manifest {path}, item {item['id']!r}: {file} is {info.sample_rate} Hz but the "
-                        f"manifest says {manifest.sample_rate} Hz; resample the data or rebuild the manifest."
-                    )
+                _check_file(path, item, key, file, manifest.sample_rate)
     return manifest
+
+
+def _check_file(manifest_path: Path, item: dict, key: str, file: Path, sample_rate: int) -> None:
+    where = f"manifest {manifest_path}, item {item['id']!r}"
+    if not file.is_file():
+        raise SepflowError(f"{where}: {key} file {file} is missing; rerun the data rules or rebuild the manifest.")
+    info = audio_info(file)
+    if info.sample_rate != sample_rate:
+        raise SepflowError(f"{where}: {file} is {info.sample_rate} Hz but the manifest says {sample_rate} Hz; "
+                           "resample the data or rebuild the manifest.")
+    recorded = item["files"][key]["bytes"]
+    if file.stat().st_size != recorded:
+        raise SepflowError(f"{where}: {file} has {file.stat().st_size} bytes, the manifest recorded {recorded}: "
+                           "it changed since. Rerun the workflow (snakemake rebuilds what depends on it).")
+
+
+def _relative(path: Path, data_root: Path) -> str:
+    return path.relative_to(data_root).as_posix()
+
+
+def _file_record(key: str, path: Path) -> tuple[str, dict]:
+    return key, {"bytes": path.stat().st_size, "hash": file_hash(path)}
+
+
+def _audio_facts(path: Path, sample_rate: int, fix: str) -> int:
+    info = audio_info(path)
+    if info.sample_rate != sample_rate:
+        raise SepflowError(f"{path} is {info.sample_rate} Hz, expected {sample_rate} Hz; {fix}")
+    return info.frames
 
 
 def paired_manifest(split_dir: Path, data_root: Path, dataset: str, split: str, sample_rate: int) -> Manifest:
@@ -106,29 +165,63 @@ def paired_manifest(split_dir: Path, data_root: Path, dataset: str, split: str, 
         raise SepflowError(f"{split_dir}: clean/ and noisy/ differ, e.g. {odd}; every file needs its pair.")
     items = []
     for name in sorted(clean):
-        c_info, n_info = audio_info(clean_dir / name), audio_info(noisy_dir / name)
-        for p, info in ((clean_dir / name, c_info), (noisy_dir / name, n_info)):
-            if info.sample_rate != sample_rate:
-                raise SepflowError(f"{p} is {info.sample_rate} Hz, expected {sample_rate} Hz; resample the split first.")
-        if c_info.frames != n_info.frames:
-            raise SepflowError(f"{noisy_dir / name} has {n_info.frames} samples but its clean pair has {c_info.frames}.")
+        files = {"clean": clean_dir / name, "noisy": noisy_dir / name}
+        lengths = {k: _audio_facts(p, sample_rate, "resample the split first.") for k, p in files.items()}
+        if lengths["clean"] != lengths["noisy"]:
+            raise SepflowError(f"{files['noisy']} has {lengths['noisy']} samples but its clean pair has {lengths['clean']}.")
         items.append({
             "id": Path(name).stem,
-            "clean": (clean_dir / name).relative_to(data_root).as_posix(),
-            "noisy": (noisy_dir / name).relative_to(data_root).as_posix(),
-            "length": c_info.frames,
+            **{k: _relative(p, data_root) for k, p in files.items()},
+            "length": lengths["clean"],
+            "files": dict(_file_record(k, p) for k, p in files.items()),
         })
-    return Manifest(dataset, split, "speech", sample_rate, items, data_root)
+    return Manifest(dataset, split, "speech", sample_rate, items, data_root, "paired", SPEECH_SOURCES)
 
 
-def pool_manifest(pool_dir: Path, data_root: Path, dataset: str, split: str, sample_rate: int) -> Manifest:
+def stems_manifest(split_dir: Path, data_root: Path, dataset: str, split: str, sample_rate: int,
+                   sources: tuple[str, ...] = MUSIC_SOURCES) -> Manifest:
+    """A music manifest from the MUSDB18 decoded layout: {split}/{track}/{mixture,SOURCE...}.wav."""
+    if not split_dir.is_dir():
+        raise SepflowError(f"folder not found: {split_dir}; a stems split holds one folder per track.")
+    items = []
+    for track in sorted(p for p in split_dir.iterdir() if p.is_dir()):
+        files = {"mixture": track / "mixture.wav", **{f"stem/{s}": track / f"{s}.wav" for s in sources}}
+        missing = [p.name for p in files.values() if not p.is_file()]
+        if missing:
+            raise SepflowError(f"{track} lacks {missing}; each track needs mixture.wav and {list(sources)}.")
+        lengths = {k: _audio_facts(p, sample_rate, "resample the track first.") for k, p in files.items()}
+        if len(set(lengths.values())) > 1:
+            raise SepflowError(f"{track}: mixture and stems differ in length ({lengths}); re-export the track.")
+        items.append({
+            "id": track.name,
+            "mixture": _relative(files["mixture"], data_root),
+            "stems": {s: _relative(files[f"stem/{s}"], data_root) for s in sources},
+            "length": lengths["mixture"],
+            "files": dict(_file_record(k, p) for k, p in files.items()),
+        })
+    return Manifest(dataset, split, "music", sample_rate, items, data_root, "stems", tuple(sources))
+
+
+def pool_manifest(pool_dir: Path, data_root: Path, dataset: str, split: str, sample_rate: int,
+                  task: str = "speech") -> Manifest:
     """A pool manifest (speech, noise or RIRs for on-the-fly mixing) from a folder of WAVs."""
     if not pool_dir.is_dir():
         raise SepflowError(f"folder not found: {pool_dir}")
     items = []
     for p in sorted(pool_dir.glob("*.wav")):
-        info = audio_info(p)
-        if info.sample_rate != sample_rate:
-            raise SepflowError(f"{p} is {info.sample_rate} Hz, expected {sample_rate} Hz; resample the pool first.")
-        items.append({"id": p.stem, "audio": p.relative_to(data_root).as_posix(), "length": info.frames})
-    return Manifest(dataset, split, "speech", sample_rate, items, data_root)
+        length = _audio_facts(p, sample_rate, "resample the pool first.")
+        items.append({"id": p.stem, "audio": _relative(p, data_root), "length": length,
+                      "files": dict([_file_record("audio", p)])})
+    return Manifest(dataset, split, task, sample_rate, items, data_root, "pool", ())
+
+
+MANIFEST_BUILDERS = {"paired": paired_manifest, "stems": stems_manifest, "pool": pool_manifest}
+
+
+def estimate_paths(folder: str | os.PathLike, item_id: str, sources: tuple[str, ...] | list[str]) -> dict[str, Path]:
+    """Where the estimates of an item live in an enhanced folder: {id}.wav for a single
+    source, {id}/{source}.wav for several."""
+    folder = Path(folder)
+    if len(sources) == 1:
+        return {sources[0]: folder / f"{item_id}.wav"}
+    return {name: folder / item_id / f"{name}.wav" for name in sources}

@@ -11,11 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import numpy as np
-import soundfile as sf
-import torch
-from torch.utils.data import Dataset
-
-from sepflow.data.manifest import Manifest
 
 
 class StepBatches:
@@ -49,43 +44,3 @@ class StepBatches:
         while True:
             yield self.batch_at(step)
             step += 1
-
-
-class PairedSegments(Dataset):
-    """Random fixed-length (noisy, clean) crops of a paired speech manifest, read lazily.
-
-    Items shorter than the segment are zero-padded at the end. Indexed by (item, crop seed).
-    """
-
-    def __init__(self, manifest: Manifest, segment_samples: int, seed: int):
-        self.manifest, self.segment, self.seed = manifest, segment_samples, seed
-        paths = [manifest.paths(it) for it in manifest.items]
-        self.files = [(p["noisy"], p["clean"], it["length"]) for p, it in zip(paths, manifest.items)]
-
-    def __len__(self) -> int:
-        return len(self.files)
-
-    def __getitem__(self, key: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
-        index, crop_seed = key
-        noisy_path, clean_path, length = self.files[index]
-        start = 0
-        if length > self.segment:
-            start = int(np.random.default_rng([self.seed, crop_seed]).integers(0, length - self.segment + 1))
-        stop = min(start + self.segment, length)
-        pair = [sf.read(str(p), start=start, stop=stop, dtype="float32", always_2d=True)[0].T for p in (noisy_path, clean_path)]
-        noisy, clean = (np.pad(x, ((0, 0), (0, self.segment - x.shape[1]))) for x in pair)
-        return torch.from_numpy(noisy), torch.from_numpy(clean)
-
-
-class PairedUtterances(Dataset):
-    """Whole (noisy, clean) utterances, for validation at batch size 1."""
-
-    def __init__(self, manifest: Manifest):
-        self.files = [(manifest.paths(it)["noisy"], manifest.paths(it)["clean"]) for it in manifest.items]
-
-    def __len__(self) -> int:
-        return len(self.files)
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        noisy, clean = (sf.read(str(p), dtype="float32", always_2d=True)[0].T for p in self.files[index])
-        return torch.from_numpy(np.ascontiguousarray(noisy)), torch.from_numpy(np.ascontiguousarray(clean))

@@ -3,15 +3,16 @@
 Entries are "module:Class" strings imported on first use, so importing sepflow.models is
 cheap and a model with an optional dependency (mamba-ssm) costs nothing until asked for.
 
-Every model is an nn.Module mapping a waveform batch (batch, channels, time) to a waveform
-batch of the same length: (batch, channels, time) for speech enhancement, and
-(batch, sources, channels, time) for music separation. Spectral models do their STFT inside.
+Every model is an nn.Module mapping a waveform batch (batch, channels, time) to its
+sources, (batch, sources, channels, time), of the same length; a single-source model may
+return (batch, channels, time). Spectral models do their STFT inside.
 """
 
 from __future__ import annotations
 
 import importlib
 
+import torch
 from torch import nn
 
 from sepflow.errors import SepflowError
@@ -45,3 +46,13 @@ def build_model(name: str, **args) -> nn.Module:
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def as_sources(estimate: torch.Tensor, n_sources: int) -> torch.Tensor:
+    """A model's output as (batch, sources, channels, time), whichever form it returned."""
+    if estimate.dim() == 3 and n_sources == 1:
+        return estimate[:, None]
+    if estimate.dim() != 4 or estimate.shape[1] != n_sources:
+        raise SepflowError(f"the model returned shape {tuple(estimate.shape)} but the data has {n_sources} "
+                           "source(s); choose a model whose outputs match the dataset's sources.")
+    return estimate

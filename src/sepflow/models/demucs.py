@@ -5,7 +5,7 @@ A waveform U-Net: the input is upsampled by `resample`, encoded by strided convo
 summarised by an LSTM (bidirectional when not causal), decoded by transposed convolutions
 with skip connections, and downsampled back. Module and parameter names match
 facebookresearch/denoiser, so its published checkpoints (dns48, dns64, master64,
-valentini_nc) load with `load_state_dict(strict=True)`. `sepflow.infer.stream_demucs` runs
+valentini_nc) load with `load_state_dict(strict=True)`. `sepflow.models.demucs_stream` runs
 a causal model chunk by chunk.
 """
 

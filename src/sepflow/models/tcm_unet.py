@@ -5,7 +5,7 @@ spectrogram (batch, 2, frames, 161) to the clean one. Every U-Net convolution ha
 size 1 along time, so frames are processed independently except in the middle, where a
 stack of double gated temporal convolution modules (TCM) looks back with causal dilated
 convolutions. That makes the model streamable frame by frame (see
-`sepflow.infer.stream_tcm_unet`).
+`sepflow.models.tcm_unet_stream`).
 
 Framing is chosen so that a stream can reproduce it exactly: no centre padding, a left
 pad of n_fft - hop zeros, a right pad to whole frames, and an overlap-add iSTFT divided by

@@ -39,20 +39,31 @@ def _metric_columns(frame: pd.DataFrame) -> list[str]:
     return [c for c in frame.columns if c != "id" and pd.api.types.is_numeric_dtype(frame[c])]
 
 
+def _by_source(frame: pd.DataFrame) -> list[tuple[str | None, pd.DataFrame]]:
+    """Music rows come one per item and source: summarise each source on its own."""
+    if "source" not in frame:
+        return [(None, frame)]
+    return [(source, part) for source, part in frame.groupby("source", sort=False)]
+
+
 def summarize(frames: dict[tuple[str, str], pd.DataFrame]) -> pd.DataFrame:
-    """One row per (experiment, test set), in the order given: n items and, per metric,
-    `{metric}_mean`, `{metric}_ci95` (half-width) and `{metric}_failed` (NaN items)."""
+    """One row per (experiment, test set[, source]), in the order given: n items and, per
+    metric, `{metric}_mean`, `{metric}_ci95` (half-width), `{metric}_median` and
+    `{metric}_failed` (NaN items)."""
     if not frames:
         raise ValueError("no per-item metric tables to summarize")
     rows = []
     for (experiment, testset), frame in frames.items():
-        row = {"experiment": experiment, "testset": testset, "n": len(frame)}
-        for metric in _metric_columns(frame):
-            values = frame[metric]
-            row[f"{metric}_mean"] = values.mean()
-            row[f"{metric}_ci95"] = _ci95(values)
-            row[f"{metric}_failed"] = int(values.isna().sum())
-        rows.append(row)
+        for source, part in _by_source(frame):
+            row = {"experiment": experiment, "testset": testset, **({"source": source} if source else {}),
+                   "n": len(part)}
+            for metric in _metric_columns(part):
+                values = part[metric]
+                row[f"{metric}_mean"] = values.mean()
+                row[f"{metric}_ci95"] = _ci95(values)
+                row[f"{metric}_median"] = values.median()
+                row[f"{metric}_failed"] = int(values.isna().sum())
+            rows.append(row)
     summary = pd.DataFrame(rows)
     # Int64 keeps counts integral where a metric does not apply to some rows (left empty).
     failed = [c for c in summary.columns if c.endswith("_failed")]
@@ -76,23 +87,44 @@ def _cell(row: pd.Series, metric: str) -> str:
     return f"{text} ({int(failed)} failed)" if failed else text
 
 
+def _median_cell(row: pd.Series, metric: str) -> str:
+    median, failed = row[f"{metric}_median"], row[f"{metric}_failed"]
+    if pd.isna(failed):
+        return ""
+    text = "n/a" if pd.isna(median) else f"{median:.{_decimals(metric)}f}"
+    return f"{text} ({int(failed)} failed)" if failed else text
+
+
 def to_markdown(summary: pd.DataFrame) -> str:
-    """A readable table: one column per metric showing mean ± 95% CI and any failures."""
-    metrics = [c.removesuffix("_mean") for c in summary.columns if c.endswith("_mean")]
+    """A readable table: one column per metric showing mean ± 95% CI and any failures; for
+    music (one row per source) the median over tracks, as SiSEC reports."""
+    metrics = [c.removesuffix("_failed") for c in summary.columns
+               if c.endswith("_failed") and summary[c].notna().any()]  # those this test set has
+    per_source = "source" in summary and summary["source"].notna().any()
+    cell = _median_cell if per_source else _cell
     table = pd.DataFrame(
         {
             "experiment": summary["experiment"],
             "test set": summary["testset"],
+            **({"source": summary["source"]} if per_source else {}),
             "items": summary["n"],
-            **{LABELS.get(m, m): summary.apply(_cell, axis=1, metric=m) for m in metrics},
+            **{LABELS.get(m, m): summary.apply(cell, axis=1, metric=m) for m in metrics},
         }
     )
-    return table.to_markdown(index=False) + "\n\nMean ± half-width of the 95% confidence interval.\n"
+    note = "Median over tracks." if per_source else "Mean ± half-width of the 95% confidence interval."
+    return table.to_markdown(index=False) + f"\n\n{note}\n"
+
+
+def report_markdown(summary: pd.DataFrame) -> str:
+    """One table per test set (each test set has one task, so one set of columns)."""
+    sections = [f"## {testset}\n\n{to_markdown(part.reset_index(drop=True))}"
+                for testset, part in summary.groupby("testset", sort=False)]
+    return "\n".join(sections)
 
 
 def write_tables(summary: pd.DataFrame, out_dir: str | os.PathLike) -> tuple[Path, Path]:
     """Write `summary.csv` (full precision) and `summary.md` (rounded) into out_dir."""
     out_dir = Path(out_dir)
     csv_path = write_atomic(out_dir / "summary.csv", summary.to_csv(index=False))
-    md_path = write_atomic(out_dir / "summary.md", to_markdown(summary))
+    md_path = write_atomic(out_dir / "summary.md", report_markdown(summary))
     return csv_path, md_path

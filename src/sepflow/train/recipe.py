@@ -16,6 +16,7 @@ class Recipe:
     batch_size: int = 8
     segment: float = 2.0          # seconds per training crop
     lr: float = 3e-4
+    optimizer: str = "adam"       # adam | adamw
     betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = 0.0
     loss: dict = field(default_factory=lambda: {"name": "l1"})
@@ -29,6 +30,7 @@ class Recipe:
     num_workers: int = 0
     log_every: int = 20
     seed: int = 0
+    step: dict = field(default_factory=lambda: {"name": "supervised"})  # sepflow.train.steps.STEPS
 
     @classmethod
     def from_config(cls, cfg: dict, where: str = "train") -> Recipe:
@@ -48,11 +50,14 @@ class Recipe:
             raise SepflowError(f"{where}: segment and lr must be positive")
         if "name" not in recipe.loss:
             raise SepflowError(f"{where}.loss needs a 'name' (e.g. l1_mrstft)")
+        if recipe.optimizer not in ("adam", "adamw"):
+            raise SepflowError(f"{where}.optimizer must be adam or adamw, got {recipe.optimizer!r}")
         return recipe
 
-    def fingerprint(self, model: str, model_args: dict) -> str:
-        """What a resumed run must share with the run it continues: all but the step budget
+    def fingerprint(self, model: str, model_args: dict, data: str) -> str:
+        """What a resumed run must share with the run it continues: the model, its arguments,
+        the data it learns from (a content hash) and all of the recipe but the step budget
         and the logging/early-stop knobs, which may change between runs."""
         keep = {k: v for k, v in dataclasses.asdict(self).items() if k not in ("steps", "early_stop", "log_every", "num_workers")}
-        blob = json.dumps({"model": model, "args": model_args, "recipe": keep}, sort_keys=True, default=list)
+        blob = json.dumps({"model": model, "args": model_args, "recipe": keep, "data": data}, sort_keys=True, default=list)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]

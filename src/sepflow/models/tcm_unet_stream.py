@@ -2,9 +2,9 @@
 
 Each 160-sample hop completes one analysis frame (the previous hop + this one), which runs
 through the network with cached TCM history; overlap-add then completes the hop before
-it. So the output runs one hop (10 ms) behind the input on top of the hop being buffered:
-output sample i of a stream estimates input sample i - hop. The first hop estimates the
-time before the signal started and is emitted as zeros.
+it. Output is aligned with the input (output sample i estimates input sample i) and is
+released one hop late: a hop's output needs the input up to the end of the next hop, so
+the latency is n_fft - 1 = 319 samples (20 ms) at most.
 
 For speed the streamer does not call the torch modules on one-frame tensors (tiny convs
 take torch's slow paths): it snapshots the eval-mode weights into plain matrices with
@@ -119,10 +119,11 @@ class _FrameNet:
 
 
 class TCMUNetStreamer:
-    """Stateful streaming wrapper: `feed` any chunk size, `flush` at the end of the signal.
+    """The streaming protocol (sepflow.models.streaming) for `TCMUNet`: `feed` any chunk
+    size, `flush` at the end of the signal.
 
-    Output is delayed by exactly `latency` (= hop) samples; `flush` emits the tail and resets
-    the state, so one streamer can serve several signals in turn. Runs on CPU, batch 1.
+    `flush` emits the tail and resets the state, so one streamer can serve several signals
+    in turn. Runs on CPU, batch 1, mono.
     """
 
     def __init__(self, model: TCMUNet):
@@ -131,7 +132,7 @@ class TCMUNetStreamer:
         if model.window.device.type != "cpu":
             raise ValueError("TCMUNetStreamer runs on CPU: pass model.cpu()")
         self.hop, self.n_fft = model.hop, model.n_fft
-        self.latency = self.hop
+        self.latency = self.n_fft - 1
         self._net = _FrameNet(model.net)
         self._window, self._envelope = _own(model.window, model.envelope())
         self.reset()
@@ -143,6 +144,7 @@ class TCMUNetStreamer:
         self._overlap = torch.zeros(self.hop)
         self._state = self._net.init_state()
         self._frames = 0
+        self._fed = self._emitted = 0
 
     def _step(self, hop: torch.Tensor) -> torch.Tensor:
         """One analysis frame in, one completed output hop out."""
@@ -154,30 +156,30 @@ class TCMUNetStreamer:
         done = (self._overlap + chunk[: self.hop]) / self._envelope
         self._overlap = chunk[self.hop :]
         self._frames += 1
-        return done if self._frames > 1 else torch.zeros_like(done)
+        # The first frame completes the hop before the signal started: nothing to emit.
+        return done if self._frames > 1 else done[:0]
+
+    def _run(self, chunk: torch.Tensor) -> torch.Tensor:
+        self._pending = torch.cat([self._pending, chunk.reshape(-1).to(self._pending)])
+        outs = [torch.zeros(0)]
+        while self._pending.numel() >= self.hop:
+            outs.append(self._step(self._pending[: self.hop]))
+            self._pending = self._pending[self.hop :]
+        return torch.cat(outs)
 
     @torch.inference_mode()
     def feed(self, chunk: torch.Tensor) -> torch.Tensor:
         """Take (1, n) or (n,) new samples; return (1, m) output samples, m a multiple of hop."""
-        self._pending = torch.cat([self._pending, chunk.reshape(-1).to(self._pending)])
-        outs = []
-        while self._pending.numel() >= self.hop:
-            outs.append(self._step(self._pending[: self.hop]))
-            self._pending = self._pending[self.hop :]
-        return torch.cat(outs).unsqueeze(0) if outs else torch.zeros(1, 0)
+        self._fed += chunk.numel()
+        out = self._run(chunk)
+        self._emitted += out.numel()
+        return out.unsqueeze(0)
 
     @torch.inference_mode()
     def flush(self) -> torch.Tensor:
-        """End the signal: zero-pad to whole frames plus one hop, emit the rest, reset."""
-        out = self.feed(torch.zeros(-self._pending.numel() % self.hop + self.hop))
+        """End the signal: zero-pad to whole frames plus one hop, emit the rest (so the
+        output is as long as the input), reset."""
+        missing = self._fed - self._emitted
+        out = self._run(torch.zeros(-self._pending.numel() % self.hop + self.hop))[:missing]
         self.reset()
-        return out
-
-
-def stream(model: TCMUNet, audio: torch.Tensor, chunk: int = 160) -> torch.Tensor:
-    """Enhance (1, T) audio by streaming `chunk` samples at a time; returns (1, T) aligned with the input."""
-    streamer = TCMUNetStreamer(model)
-    length = audio.shape[-1]
-    pieces = [streamer.feed(audio[..., i : i + chunk]) for i in range(0, length, chunk)]
-    pieces.append(streamer.flush())
-    return torch.cat(pieces, dim=1)[:, streamer.latency : streamer.latency + length]
+        return out.unsqueeze(0)

@@ -1,7 +1,8 @@
 """Checkpoints in the DESIGN.md format, written atomically and loaded with weights_only.
 
 A model checkpoint carries what rebuilds the model without the config: model name,
-constructor arguments, sample rate, task and the state dict. A training checkpoint adds
+constructor arguments, sample rate, task, the names of the sources it outputs, the channel
+count it was trained on, and the state dict. A training checkpoint adds
 optimiser, scheduler, scaler, step, history and RNG states so a resumed run continues the
 same curve.
 """
@@ -18,7 +19,7 @@ from sepflow.errors import SepflowError
 from sepflow.files import atomic_path
 from sepflow.models import build_model
 
-MODEL_KEYS = ("model", "model_args", "sample_rate", "task", "state_dict")
+MODEL_KEYS = ("model", "model_args", "sample_rate", "task", "sources", "channels", "state_dict")
 
 
 def atomic_save(obj: dict, path: str | os.PathLike) -> Path:
@@ -28,11 +29,12 @@ def atomic_save(obj: dict, path: str | os.PathLike) -> Path:
     return Path(path)
 
 
-def model_checkpoint(model_name: str, model_args: dict, sample_rate: int, task: str, model: nn.Module) -> dict:
-    """The inference checkpoint of a model (CPU tensors, so it loads anywhere)."""
+def model_checkpoint(model_name: str, model_args: dict, data, model: nn.Module) -> dict:
+    """The inference checkpoint of a model trained on `data` (anything with sample_rate,
+    task, sources and channels, e.g. a TrainingData); CPU tensors, so it loads anywhere."""
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    return {"model": model_name, "model_args": dict(model_args), "sample_rate": int(sample_rate),
-            "task": task, "state_dict": state}
+    return {"model": model_name, "model_args": dict(model_args), "sample_rate": int(data.sample_rate),
+            "task": data.task, "sources": list(data.sources), "channels": int(data.channels), "state_dict": state}
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
@@ -46,7 +48,8 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         raise SepflowError(f"cannot load checkpoint {path}: {exc}. Delete it and retrain.") from None
     missing = [k for k in MODEL_KEYS if k not in ckpt]
     if missing:
-        raise SepflowError(f"checkpoint {path} lacks {missing}; it was not written by sepflow.")
+        raise SepflowError(f"checkpoint {path} lacks {missing}; it was not written by this version of sepflow. "
+                           "Delete it and retrain.")
     return ckpt
 
 

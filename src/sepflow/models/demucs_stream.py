@@ -183,7 +183,7 @@ class DemucsStreamer:
             model has `normalize=False`.
 
     The first hop is `first_hop` samples (the input the first innermost frames need), the
-    next ones `stride` samples.
+    next ones `stride` samples. This is the streaming protocol of sepflow.models.streaming.
     """
 
     def __init__(self, model: Demucs, dry: float = 0.0, num_frames: int = 1,
@@ -200,8 +200,24 @@ class DemucsStreamer:
         self.dry = dry
         self.std = std
         self.stride = model.total_stride * num_frames
+        self.hop = self.stride
         self.first_hop = _first_hop(model, num_frames)
+        self.latency = self._measure_latency()
         self.reset()
+
+    def _measure_latency(self, hops: int = 8) -> int:
+        """The most input samples after any output sample before it is released: the first
+        hops release uneven counts until the resamplers' buffers fill, so run a few."""
+        zeros = next(self.model.parameters()).new_zeros(self.model.chin, self.first_hop)
+        self.reset()
+        fed, emitted, worst = 0, 0, 0
+        for hop in [self.first_hop] + [self.stride] * hops:
+            fed += hop
+            released = self.feed(zeros[:, :hop]).shape[1]
+            if released:
+                worst = max(worst, fed - 1 - emitted)
+            emitted += released
+        return worst
 
     def reset(self) -> None:
         """Forget the stream so far: the next `feed` starts a new recording."""
@@ -288,13 +304,3 @@ class DemucsStreamer:
         self._emitted += made
         return self.dry * dry + (1 - self.dry) * x
 
-
-def stream(model: Demucs, audio: torch.Tensor, chunk: int, *, dry: float = 0.0,
-           num_frames: int = 1, std: float | None = None) -> torch.Tensor:
-    """Enhance (chin, T) audio fed `chunk` samples at a time; (chout, T), aligned with it."""
-    if chunk < 1:
-        raise ValueError(f"chunk must be a positive number of samples, got {chunk}")
-    streamer = DemucsStreamer(model, dry=dry, num_frames=num_frames, std=std)
-    outs = [streamer.feed(audio[:, start : start + chunk])
-            for start in range(0, audio.shape[1], chunk)]
-    return torch.cat([*outs, streamer.flush()], dim=1)

@@ -1,0 +1,39 @@
+"""An experiment's training and validation datasets, built from its `data:` section and
+the manifests it names, by the manifests' kind. Every dataset follows the sample contract
+and says its sources, sample rate, task and a fingerprint of the data it reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch.utils.data import Dataset
+
+from sepflow.data.datasets.files import FileItems, FileSegments
+from sepflow.data.manifest import Manifest
+from sepflow.errors import SepflowError
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    train: Dataset      # indexed by (item, crop seed) keys from StepBatches
+    valid: Dataset      # whole items, indexed by int
+    sources: tuple[str, ...]
+    channels: int
+    sample_rate: int
+    task: str
+    fingerprint: str    # changes whenever any file trained or validated on changes
+
+
+def training_data(train: Manifest, valid: Manifest, segment_seconds: float, seed: int) -> TrainingData:
+    """Random crops of `train` and whole items of `valid` (paired or stems manifests)."""
+    for manifest in (train, valid):
+        if manifest.kind == "pool":
+            raise SepflowError(f"{manifest.dataset}/{manifest.split} is a pool for on-the-fly mixing; "
+                               "train on a paired or stems split.")
+    if (train.sources, train.sample_rate) != (valid.sources, valid.sample_rate):
+        raise SepflowError(f"{train.dataset}/{train.split} and {valid.dataset}/{valid.split} differ in sources or "
+                           f"sample rate ({train.sources} at {train.sample_rate} Hz vs {valid.sources} at "
+                           f"{valid.sample_rate} Hz); train and validate on splits of one kind.")
+    segments = FileSegments(train, round(segment_seconds * train.sample_rate), seed)
+    return TrainingData(segments, FileItems(valid), train.sources, segments.channels, train.sample_rate, train.task,
+                        f"{train.content_hash}-{valid.content_hash}")

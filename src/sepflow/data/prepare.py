@@ -1,0 +1,19 @@
+"""The prepare stage: a dataset's recipe writes data/audio/{dataset} through a temporary
+folder, so an interrupted preparation never leaves a half-made corpus behind."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from sepflow.data.recipes import get_recipe
+from sepflow.files import atomic_folder
+
+
+def prepare_dataset(cfg: dict, audio_dir: str | Path, raw_dir: str | Path, seed: int, workers: int = 1,
+                    log: Callable[[str], None] = print) -> Path:
+    """Prepare one configured dataset (its `recipe` decides how) into `audio_dir`."""
+    recipe = get_recipe(cfg["recipe"])
+    with atomic_folder(audio_dir) as staging:
+        recipe.prepare(cfg, staging, raw_dir=Path(raw_dir), seed=seed, workers=workers, log=log)
+    return Path(audio_dir)

@@ -1,0 +1,42 @@
+"""The metric set of each task: what an evaluated item yields, as rows of named values.
+
+A metric set takes the references and estimates of one item by source, each (channels, T)
+and cut to one length, with the mixture and the sample rate, and returns the item's rows:
+one row for speech, one per source for music (with a `source` column). Evaluation writes
+whatever columns the rows have, so a new metric needs no change outside its set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from sepflow.audio import si_snr
+from sepflow.metrics.speech import speech_metrics
+
+Rows = list[dict]
+
+
+def speech_rows(references: dict[str, np.ndarray], estimates: dict[str, np.ndarray], mixture: np.ndarray,
+                sample_rate: int) -> Rows:
+    """Speech metrics of the one source; a multi-channel item is scored per channel and the
+    channels' values averaged."""
+    (name, reference), = references.items()
+    per_channel = [speech_metrics(reference[c], estimates[name][c], mixture[c], sample_rate)
+                   for c in range(reference.shape[0])]
+    return [{key: float(np.mean([row[key] for row in per_channel])) for key in per_channel[0]}]
+
+
+def music_rows(references: dict[str, np.ndarray], estimates: dict[str, np.ndarray], mixture: np.ndarray,
+               sample_rate: int) -> Rows:
+    """Per source: SI-SDR of the estimate over all channels, and of the mixture for reference."""
+    rows = []
+    for name, reference in references.items():
+        score = si_snr(estimates[name].reshape(-1), reference.reshape(-1))
+        floor = si_snr(mixture.reshape(-1), reference.reshape(-1))
+        rows.append({"source": name, "si_sdr": score, "si_sdr_mixture": floor, "si_sdr_i": score - floor})
+    return rows
+
+
+METRIC_SETS: dict[str, Callable[..., Rows]] = {"speech": speech_rows, "music": music_rows}
