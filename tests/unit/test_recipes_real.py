@@ -17,8 +17,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from sepflow.data.manifest import paired_manifest, pool_manifest
-from sepflow.data.recipes import dns, musan, musdb, rirs, vctk_demand
+from sepflow.data.recipes import build_manifest, dataset_splits, dns, get_recipe, musan, musdb, rirs, vctk_demand
 from sepflow.errors import SepflowError
 
 from local_http import LocalServer
@@ -50,11 +49,20 @@ def server(tmp_path):
 
 
 def run_recipe(recipe, cfg, tmp_path, name):
+    cfg = {"recipe": recipe.__name__.rsplit(".", 1)[1], **cfg}
+    assert get_recipe(cfg["recipe"]) is recipe
     recipe.check(cfg, f"datasets.{name}")
     raw, audio = tmp_path / "data/raw" / name, tmp_path / "data/audio" / name
     recipe.download(cfg, raw, quiet)
-    recipe.prepare(cfg, raw, audio, 2, quiet)
+    recipe.prepare(cfg, audio, raw_dir=raw, seed=0, workers=2, log=quiet)
     return raw, audio
+
+
+def manifests(cfg, recipe, tmp_path, name):
+    """Every split's manifest, built by the registry from the prepared folder."""
+    cfg = {"recipe": recipe.__name__.rsplit(".", 1)[1], **cfg}
+    audio = tmp_path / "data/audio" / name
+    return {split: build_manifest(cfg, audio, tmp_path / "data", name, split) for split in dataset_splits(cfg)}
 
 
 def with_hashes(remote, data: bytes):
@@ -72,10 +80,9 @@ def test_vctk_demand_splits_speakers_and_resamples(server, tmp_path):
     cfg = {"recipe": "vctk_demand", "sample_rate": 16000, "mirror": server.url}
     raw, audio = run_recipe(vctk_demand, cfg, tmp_path, "vctk_demand")
     counts = {}
-    for split in vctk_demand.SPLITS:
-        m = paired_manifest(vctk_demand.split_dir(audio, split), tmp_path / "data", "vctk_demand", split, 16000)
+    for split, m in manifests(cfg, vctk_demand, tmp_path, "vctk_demand").items():
         counts[split] = sorted(it["id"] for it in m.items)
-        assert all(it["length"] == 4000 for it in m.items)
+        assert all(it["length"] == 4000 for it in m.items) and m.kind == "paired"
     assert counts == {"train": ["p230_001", "p230_002", "p230_003"], "valid": ["p226_001", "p226_002", "p287_001"],
                       "test": ["p232_001", "p232_002", "p257_001"]}
     assert sf.info(str(audio / "valid/noisy/p287_001.wav")).samplerate == 16000
@@ -100,6 +107,7 @@ def test_vctk_demand_local_path_is_read_in_place(tmp_path):
     raw, audio = run_recipe(vctk_demand, cfg, tmp_path, "vctk_demand")
     assert not raw.exists() and sorted(p.name for p in local.rglob("*")) == before
     assert [len(list((audio / s / "clean").glob("*.wav"))) for s in ("train", "valid", "test")] == [1, 1, 1]
+    assert sorted(vctk_demand.inputs(cfg)) == sorted(str(p) for p in local.rglob("*.wav"))
 
 
 def test_musan_parts_become_pools(server, tmp_path, monkeypatch):
@@ -118,8 +126,9 @@ def test_musan_parts_become_pools(server, tmp_path, monkeypatch):
         musan.download(cfg, tmp_path / "raw0", quiet)  # the published size and md5 guard the real file
     monkeypatch.setattr(musan, "REMOTE", with_hashes(musan.REMOTE, (server.root / "musan.tar.gz").read_bytes()))
     _, audio = run_recipe(musan, cfg, tmp_path, "musan")
-    noise = pool_manifest(musan.split_dir(audio, "noise"), tmp_path / "data", "musan", "noise", 16000)
-    music = pool_manifest(musan.split_dir(audio, "music"), tmp_path / "data", "musan", "music", 16000)
+    pools = manifests(cfg, musan, tmp_path, "musan")
+    noise, music = pools["noise"], pools["music"]
+    assert sorted(pools) == ["music", "noise"]
     assert [it["id"] for it in noise.items] == ["noise-free-sound-0000", "noise-sound-bible-0000"]
     assert len(music.items) == 1 and not (audio / "speech").exists()
 
@@ -130,11 +139,11 @@ def test_rirs_slr26_rooms_and_slr28_real_and_point_noises(server, tmp_path, monk
         for room in (1, 2):
             files[f"simulated_rirs_16k/{size}room/Room00{room}/Room00{room}-00001.wav"] = wav_bytes(16000, 0.1)
     make_zip(server.root / "sim_rir_16k.zip", files)
-    _, audio = run_recipe(rirs, {"sample_rate": 16000, "source": "slr26", "mirror": server.url,
-                                 "parts": ["small", "large"]}, tmp_path, "rirs26")
-    small = pool_manifest(rirs.split_dir(audio, "small"), tmp_path / "data", "rirs26", "small", 16000)
-    assert [it["id"] for it in small.items] == ["small_Room001-00001", "small_Room002-00001"]
-    assert not (audio / "medium").exists() and len(list((audio / "large").glob("*.wav"))) == 2
+    cfg = {"sample_rate": 16000, "source": "slr26", "mirror": server.url, "parts": ["small", "large"]}
+    _, audio = run_recipe(rirs, cfg, tmp_path, "rirs26")
+    pools = manifests(cfg, rirs, tmp_path, "rirs26")
+    assert [it["id"] for it in pools["small"].items] == ["small_Room001-00001", "small_Room002-00001"]
+    assert sorted(pools) == ["large", "small"] and len(pools["large"].items) == 2
 
     real = "RIRS_NOISES/real_rirs_isotropic_noises"
     files = {f"{real}/air_type1_air_binaural_aula_carolina_1_1_3_90_3.wav": wav_bytes(16000, 0.1, channels=2),
@@ -148,11 +157,12 @@ def test_rirs_slr26_rooms_and_slr28_real_and_point_noises(server, tmp_path, monk
              "RIRS_NOISES/simulated_rirs/smallroom/Room001/Room001-00001.wav": wav_bytes(16000, 0.1)}
     data = make_zip(server.root / "rirs_noises.zip", files)
     monkeypatch.setitem(rirs.REMOTES, "slr28", with_hashes(rirs.REMOTES["slr28"], data))
-    _, audio = run_recipe(rirs, {"sample_rate": 16000, "source": "slr28", "mirror": server.url}, tmp_path, "rirs28")
-    real_pool = pool_manifest(audio / "real", tmp_path / "data", "rirs28", "real", 16000)
-    assert len(real_pool.items) == 2  # the isotropic noise is not a RIR
-    assert all(sf.info(str(real_pool.paths(it)["audio"])).channels == 1 for it in real_pool.items)
-    assert len(list((audio / "point_noises").glob("*.wav"))) == 1
+    cfg = {"sample_rate": 16000, "source": "slr28", "mirror": server.url}
+    run_recipe(rirs, cfg, tmp_path, "rirs28")
+    pools = manifests(cfg, rirs, tmp_path, "rirs28")
+    assert len(pools["real"].items) == 2  # the isotropic noise is not a RIR
+    assert all(sf.info(str(pools["real"].paths(it)["audio"])).channels == 1 for it in pools["real"].items)
+    assert len(pools["point_noises"].items) == 1
     with pytest.raises(SepflowError, match="parts"):
         rirs.check({"sample_rate": 16000, "source": "slr26", "parts": ["real"]}, "datasets.rirs")
 
@@ -167,8 +177,9 @@ def test_musdb_hq_layout_and_validation_split(server, tmp_path, monkeypatch):
              for track, subset in musdb_tracks().items() for k, stem in enumerate(musdb.STEMS)}
     data = make_zip(server.root / "musdb18hq.zip", files)
     monkeypatch.setitem(musdb.REMOTES, "hq", with_hashes(musdb.REMOTES["hq"], data))
-    _, audio = run_recipe(musdb, {"sample_rate": 44100, "variant": "hq", "mirror": server.url}, tmp_path, "musdb")
-    tracks = {s: sorted(p.name for p in musdb.split_dir(audio, s).iterdir()) for s in musdb.SPLITS}
+    cfg = {"sample_rate": 44100, "variant": "hq", "mirror": server.url}
+    _, audio = run_recipe(musdb, cfg, tmp_path, "musdb")
+    tracks = {split: sorted(it["id"] for it in m.items) for split, m in manifests(cfg, musdb, tmp_path, "musdb").items()}
     assert tracks == {"train": ["A Band - Song"], "valid": ["Actions - One Minute Smile", "Leaf - Summerghost"],
                       "test": ["Z Band - Other Song"]}
     assert sorted(p.stem for p in (audio / "test/Z Band - Other Song").glob("*.wav")) == sorted(musdb.STEMS)
@@ -250,11 +261,7 @@ def test_dns_pulls_only_what_the_config_asks(dns_remote, tmp_path):
     assert len(clean_files) == 10 and len(fetched) == 5  # the rest stay LFS pointers
     noise_fetched = [p for p in (repo / "datasets/noise").glob("*.wav") if not dns._is_pointer(p)]
     assert len(noise_fetched) == 2
-    counts = {}
-    for split, kind in dns.SPLITS.items():
-        where = dns.split_dir(audio, split)
-        m = (paired_manifest if kind == "paired" else pool_manifest)(where, tmp_path / "data", "dns", split, 16000)
-        counts[split] = len(m.items)
+    counts = {split: len(m.items) for split, m in manifests(cfg, dns, tmp_path, "dns").items()}
     assert counts == {"clean": 5, "noise": 2, "test_no_reverb": 3, "test_with_reverb": 3}
     pair = [sf.read(str(audio / "test_with_reverb" / side / "fileid_11.wav"))[0] for side in ("clean", "noisy")]
     original = sf.read(io.BytesIO(wav_bytes(16000, 0.3, seed=11)))[0]
@@ -268,5 +275,6 @@ def test_dns_default_pulls_the_test_sets_only_and_local_copy_with_pointers_fails
     assert sorted(p.name for p in audio.iterdir()) == ["test_no_reverb", "test_with_reverb"]
     assert all(dns._is_pointer(p) for p in (raw / "DNS-Challenge/datasets/clean").glob("*.wav"))
     local = {"sample_rate": 16000, "local_path": str(raw / "DNS-Challenge"), "pools": {"noise": 1}}
+    assert len(dns.inputs(local)) == 3 * 2 * 2 + 1  # two test sets of 3 pairs, one noise file
     with pytest.raises(SepflowError, match="git-LFS pointer"):
-        dns.prepare(local, tmp_path / "unused", tmp_path / "audio2", 1, quiet)
+        dns.prepare(local, tmp_path / "audio2", raw_dir=tmp_path / "unused", seed=0, workers=1, log=quiet)

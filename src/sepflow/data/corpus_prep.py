@@ -1,4 +1,4 @@
-"""What every corpus recipe does when preparing: resample files in parallel, check config keys.
+"""What the downloaded-corpus recipes share: prepare files in parallel, check config keys.
 
 Resampling is idempotent (a file already prepared is skipped, each one written atomically),
 so a prepare step cut short continues where it stopped. Threads suffice for parallelism:

@@ -25,7 +25,6 @@ from sepflow.data.corpus_prep import Job, local_root, optional, require, resampl
 from sepflow.errors import SepflowError
 from sepflow.files import atomic_folder
 
-SPLITS = {"clean": "pool", "noise": "pool", "test_no_reverb": "paired", "test_with_reverb": "paired"}
 TASK = "speech"
 REPO_URL = "https://github.com/microsoft/DNS-Challenge"
 BRANCH = "interspeech2020/master"
@@ -35,6 +34,11 @@ TEST_DIR = "datasets/test_set/synthetic/{}"
 _FILEID = re.compile(r"fileid_(\d+)\.wav$")
 _LFS_POINTER = b"version https://git-lfs"
 _BATCH = 200  # paths per `git lfs pull --include`
+
+
+def splits(cfg: dict) -> dict[str, str]:
+    kinds = {f"test_{name}": "paired" for name in cfg.get("test_sets", TEST_SETS)}
+    return {**kinds, **{name: "pool" for name in cfg.get("pools", {})}}
 
 
 def check(cfg: dict, where: str) -> None:
@@ -127,10 +131,6 @@ def _is_pointer(path: Path) -> bool:
         return f.read(len(_LFS_POINTER)) == _LFS_POINTER
 
 
-def _source(cfg: dict, raw_dir: Path) -> Path:
-    return local_root(cfg, "dataset") or raw_dir / "DNS-Challenge"
-
-
 def _real_audio(path: Path) -> Path:
     if _is_pointer(path):
         raise SepflowError(f"{path} is a git-LFS pointer, not audio: fetch it with "
@@ -150,8 +150,7 @@ def _by_fileid(folder: Path) -> dict[str, Path]:
     return out
 
 
-def prepare(cfg: dict, raw_dir: Path, audio_dir: Path, workers: int, log) -> None:
-    root = _source(cfg, raw_dir)
+def _jobs(cfg: dict, root: Path, audio_dir: Path) -> list[Job]:
     jobs = []
     for name in cfg.get("test_sets", list(TEST_SETS)):
         base = root / TEST_DIR.format(name)
@@ -161,15 +160,28 @@ def prepare(cfg: dict, raw_dir: Path, audio_dir: Path, workers: int, log) -> Non
             raise SepflowError(f"{base}: clean/ and noisy/ differ in fileids, e.g. {odd}; the copy is incomplete.")
         for fid in clean:
             for side, files in (("clean", clean), ("noisy", noisy)):
-                jobs.append(Job(_real_audio(files[fid]), audio_dir / f"test_{name}" / side / f"fileid_{fid}.wav"))
+                jobs.append(Job(files[fid], audio_dir / f"test_{name}" / side / f"fileid_{fid}.wav"))
     for name, amount in cfg.get("pools", {}).items():
         folder = root / POOL_DIRS[name]
         chosen = choose([p.name for p in folder.glob("*.wav")], amount)
         if not chosen:
             raise SepflowError(f"folder {folder} holds no WAV files; the DNS copy lacks the {name} pool.")
-        jobs += [Job(_real_audio(folder / n), audio_dir / name / n, channels=1) for n in chosen]
+        jobs += [Job(folder / n, audio_dir / name / n, channels=1) for n in chosen]
+    return jobs
+
+
+def inputs(cfg: dict) -> list[str]:
+    local = local_root(cfg, "dataset")
+    return [str(job.src) for job in _jobs(cfg, local, Path("."))] if local else []
+
+
+def prepare(cfg: dict, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, log) -> None:
+    root = local_root(cfg, "dataset") or raw_dir / "DNS-Challenge"
+    jobs = _jobs(cfg, root, audio_dir)
+    for job in jobs:
+        _real_audio(job.src)
     resample_files(jobs, cfg["sample_rate"], workers, log, "DNS 2020")
 
 
-def split_dir(audio_dir: Path, split: str) -> Path:
+def split_dir(cfg: dict, audio_dir: Path, split: str) -> Path:
     return audio_dir / split

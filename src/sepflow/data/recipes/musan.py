@@ -13,17 +13,21 @@ from sepflow.data.extract import extract
 from sepflow.data.corpus_prep import Job, local_root, optional, require, resample_files
 from sepflow.errors import SepflowError
 
-SPLITS = {"noise": "pool", "music": "pool", "speech": "pool"}
+PARTS = ("noise", "music", "speech")
 TASK = "speech"
 REMOTE = Remote("https://www.openslr.org/resources/17/musan.tar.gz", md5="0c472d4fc0c5141eca47ad1ffeb2a7df",
                 size=11_086_114_085, kind="tar")
 DEFAULT_PARTS = ["noise"]
 
 
+def splits(cfg: dict) -> dict[str, str]:
+    return {part: "pool" for part in cfg.get("parts", DEFAULT_PARTS)}
+
+
 def check(cfg: dict, where: str) -> None:
     require(cfg, where, "sample_rate", int)
     optional(cfg, where, "mirror", str)
-    optional(cfg, where, "parts", list, choices=list(SPLITS))
+    optional(cfg, where, "parts", list, choices=list(PARTS))
     local_root(cfg, where)
 
 
@@ -33,9 +37,8 @@ def download(cfg: dict, raw_dir: Path, log) -> None:
     extract(fetch(REMOTE, raw_dir, log, cfg.get("mirror")), raw_dir / "musan", log)
 
 
-def _root(cfg: dict, raw_dir: Path) -> Path:
+def _root(base: Path) -> Path:
     """The `musan/` folder holding music/, speech/, noise/."""
-    base = local_root(cfg, "dataset") or raw_dir / "musan"
     for candidate in (base, base / "musan"):
         if (candidate / "noise").is_dir() or (candidate / "music").is_dir():
             return candidate
@@ -43,8 +46,7 @@ def _root(cfg: dict, raw_dir: Path) -> Path:
                        "fix local_path or delete the folder and rerun the download.")
 
 
-def prepare(cfg: dict, raw_dir: Path, audio_dir: Path, workers: int, log) -> None:
-    root = _root(cfg, raw_dir)
+def _jobs(cfg: dict, root: Path, audio_dir: Path) -> list[Job]:
     jobs = []
     for part in cfg.get("parts", DEFAULT_PARTS):
         files = sorted((root / part).rglob("*.wav"))
@@ -54,8 +56,18 @@ def prepare(cfg: dict, raw_dir: Path, audio_dir: Path, workers: int, log) -> Non
         if len(set(names)) != len(names):
             raise SepflowError(f"{root / part}: file names repeat across subfolders; this is not the MUSAN layout.")
         jobs += [Job(f, audio_dir / part / f.name, channels=1) for f in files]
-    resample_files(jobs, cfg["sample_rate"], workers, log, "MUSAN")
+    return jobs
 
 
-def split_dir(audio_dir: Path, split: str) -> Path:
+def inputs(cfg: dict) -> list[str]:
+    local = local_root(cfg, "dataset")
+    return [str(job.src) for job in _jobs(cfg, _root(local), Path("."))] if local else []
+
+
+def prepare(cfg: dict, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, log) -> None:
+    root = _root(local_root(cfg, "dataset") or raw_dir / "musan")
+    resample_files(_jobs(cfg, root, audio_dir), cfg["sample_rate"], workers, log, "MUSAN")
+
+
+def split_dir(cfg: dict, audio_dir: Path, split: str) -> Path:
     return audio_dir / split

@@ -22,7 +22,6 @@ from sepflow.data.corpus_prep import Job, local_root, optional, require, resampl
 from sepflow.errors import SepflowError
 from sepflow.files import atomic_folder
 
-SPLITS = {"train": "stems", "valid": "stems", "test": "stems"}
 TASK = "music"
 STEMS = ("mixture", "vocals", "drums", "bass", "other")
 STREAM = {"mixture": 0, "drums": 1, "bass": 2, "other": 3, "vocals": 4}  # order inside .stem.mp4
@@ -46,6 +45,10 @@ FFMPEG_HINT = ("decoding .stem.mp4 needs the ffmpeg and ffprobe binaries (stempe
                "`apt-get install ffmpeg` or `conda install -c conda-forge ffmpeg`, or use variant: hq.")
 
 
+def splits(cfg: dict) -> dict[str, str]:
+    return {"train": "stems", "valid": "stems", "test": "stems"}
+
+
 def check(cfg: dict, where: str) -> None:
     require(cfg, where, "sample_rate", int)
     optional(cfg, where, "variant", str, "preview", choices=list(REMOTES))
@@ -60,9 +63,8 @@ def download(cfg: dict, raw_dir: Path, log) -> None:
     extract(fetch(REMOTES[variant], raw_dir, log, cfg.get("mirror")), raw_dir / variant, log)
 
 
-def _root(cfg: dict, raw_dir: Path) -> Path:
+def _root(base: Path) -> Path:
     """The folder holding train/ and test/."""
-    base = local_root(cfg, "dataset") or raw_dir / cfg.get("variant", "preview")
     for candidate in [base, *sorted(p for p in base.iterdir() if p.is_dir())]:
         if (candidate / "train").is_dir() and (candidate / "test").is_dir():
             return candidate
@@ -92,19 +94,15 @@ def _decode(path: Path, out: Path, sample_rate: int) -> None:
             write_audio(tmp / f"{name}.wav", audio, sample_rate)
 
 
-def prepare(cfg: dict, raw_dir: Path, audio_dir: Path, workers: int, log) -> None:
-    root = _root(cfg, raw_dir)
-    sr = cfg["sample_rate"]
-    stem_files = sorted(root.glob("*/*.stem.mp4"))
-    if stem_files:
-        if not (shutil.which("ffmpeg") and shutil.which("ffprobe")):
-            raise SepflowError(f"ffmpeg not found: {FFMPEG_HINT}")
-        tasks = [(p, audio_dir / _split(p.parent.name, p.name[: -len(".stem.mp4")]) / p.name[: -len(".stem.mp4")])
-                 for p in stem_files if p.parent.name in ("train", "test")]
-        with ThreadPoolExecutor(max(1, workers)) as pool:
-            for k, _ in enumerate(pool.map(lambda t: _decode(t[0], t[1], sr), tasks), 1):
-                log(f"MUSDB18: {k}/{len(tasks)} tracks decoded")
-        return
+def _track_name(path: Path) -> str:
+    return path.name[: -len(".stem.mp4")]
+
+
+def _stem_files(root: Path) -> list[Path]:
+    return sorted(p for p in root.glob("*/*.stem.mp4") if p.parent.name in ("train", "test"))
+
+
+def _wav_jobs(root: Path, audio_dir: Path) -> list[Job]:
     jobs = []
     for subset in ("train", "test"):
         for track in sorted(p for p in (root / subset).iterdir() if p.is_dir()):
@@ -115,8 +113,31 @@ def prepare(cfg: dict, raw_dir: Path, audio_dir: Path, workers: int, log) -> Non
                 jobs.append(Job(src, audio_dir / _split(subset, track.name) / track.name / f"{name}.wav"))
     if not jobs:
         raise SepflowError(f"{root} holds neither .stem.mp4 files nor HQ track folders.")
-    resample_files(jobs, sr, workers, log, "MUSDB18-HQ")
+    return jobs
 
 
-def split_dir(audio_dir: Path, split: str) -> Path:
+def inputs(cfg: dict) -> list[str]:
+    local = local_root(cfg, "dataset")
+    if not local:
+        return []
+    root = _root(local)
+    return [str(p) for p in _stem_files(root)] or [str(job.src) for job in _wav_jobs(root, Path("."))]
+
+
+def prepare(cfg: dict, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, log) -> None:
+    root = _root(local_root(cfg, "dataset") or raw_dir / cfg.get("variant", "preview"))
+    sr = cfg["sample_rate"]
+    stem_files = _stem_files(root)
+    if not stem_files:
+        resample_files(_wav_jobs(root, audio_dir), sr, workers, log, "MUSDB18-HQ")
+        return
+    if not (shutil.which("ffmpeg") and shutil.which("ffprobe")):
+        raise SepflowError(f"ffmpeg not found: {FFMPEG_HINT}")
+    tasks = [(p, audio_dir / _split(p.parent.name, _track_name(p)) / _track_name(p)) for p in stem_files]
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+        for k, _ in enumerate(pool.map(lambda t: _decode(t[0], t[1], sr), tasks), 1):
+            log(f"MUSDB18: {k}/{len(tasks)} tracks decoded")
+
+
+def split_dir(cfg: dict, audio_dir: Path, split: str) -> Path:
     return audio_dir / split

@@ -20,7 +20,7 @@ from sepflow.data.extract import extract
 from sepflow.data.corpus_prep import Job, local_root, optional, require, resample_files
 from sepflow.errors import SepflowError
 
-SPLITS = {"small": "pool", "medium": "pool", "large": "pool", "real": "pool", "point_noises": "pool"}
+PARTS = ("small", "medium", "large", "real", "point_noises")
 TASK = "speech"
 REMOTES = {
     "slr26": Remote("https://www.openslr.org/resources/26/sim_rir_16k.zip", kind="zip"),
@@ -32,11 +32,15 @@ ROOMS = ("small", "medium", "large")
 DEFAULT_PARTS = {"slr26": list(ROOMS), "slr28": ["real", "point_noises"]}
 
 
+def splits(cfg: dict) -> dict[str, str]:
+    return {part: "pool" for part in cfg.get("parts", DEFAULT_PARTS[cfg["source"]])}
+
+
 def check(cfg: dict, where: str) -> None:
     require(cfg, where, "sample_rate", int)
     source = require(cfg, where, "source", str, choices=list(REMOTES))
     optional(cfg, where, "mirror", str)
-    allowed = list(ROOMS) if source == "slr26" else list(SPLITS)
+    allowed = list(ROOMS) if source == "slr26" else list(PARTS)
     optional(cfg, where, "parts", list, choices=allowed)
     local_root(cfg, where)
 
@@ -48,8 +52,7 @@ def download(cfg: dict, raw_dir: Path, log) -> None:
     extract(fetch(remote, raw_dir, log, cfg.get("mirror")), raw_dir / cfg["source"], log)
 
 
-def _root(cfg: dict, raw_dir: Path) -> Path:
-    base = local_root(cfg, "dataset") or raw_dir / cfg["source"]
+def _root(cfg: dict, base: Path) -> Path:
     top = TOP[cfg["source"]]
     for candidate in (base / top, base):
         if candidate.is_dir() and candidate.name == top:
@@ -73,20 +76,28 @@ def _part_files(source: str, root: Path, part: str) -> list[Path]:
     return sorted((root / "pointsource_noises").glob("*.wav"))
 
 
-def prepare(cfg: dict, raw_dir: Path, audio_dir: Path, workers: int, log) -> None:
-    source = cfg["source"]
-    root = _root(cfg, raw_dir)
+def _jobs(cfg: dict, root: Path, audio_dir: Path) -> list[Job]:
     jobs = []
-    for part in cfg.get("parts", DEFAULT_PARTS[source]):
-        files = _part_files(source, root, part)
+    for part in cfg.get("parts", DEFAULT_PARTS[cfg["source"]]):
+        files = _part_files(cfg["source"], root, part)
         if not files:
             raise SepflowError(f"no WAV files for part {part!r} under {root}; the copy is incomplete.")
         for f in files:
             if not f.is_file():
                 raise SepflowError(f"{f}, named in a rir_list, is missing; the copy is incomplete.")
             jobs.append(Job(f, audio_dir / part / f"{part}_{f.name}", channels=1))
-    resample_files(jobs, cfg["sample_rate"], workers, log, f"RIRs ({source})")
+    return jobs
 
 
-def split_dir(audio_dir: Path, split: str) -> Path:
+def inputs(cfg: dict) -> list[str]:
+    local = local_root(cfg, "dataset")
+    return [str(job.src) for job in _jobs(cfg, _root(cfg, local), Path("."))] if local else []
+
+
+def prepare(cfg: dict, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, log) -> None:
+    root = _root(cfg, local_root(cfg, "dataset") or raw_dir / cfg["source"])
+    resample_files(_jobs(cfg, root, audio_dir), cfg["sample_rate"], workers, log, f"RIRs ({cfg['source']})")
+
+
+def split_dir(cfg: dict, audio_dir: Path, split: str) -> Path:
     return audio_dir / split

@@ -15,7 +15,6 @@ from sepflow.data.extract import extract
 from sepflow.data.corpus_prep import Job, local_root, optional, require, resample_files
 from sepflow.errors import SepflowError
 
-SPLITS = {"train": "paired", "valid": "paired", "test": "paired"}
 TASK = "speech"
 BASE_URL = "https://datashare.ed.ac.uk/bitstream/handle/10283/2791/"
 FOLDERS = {  # unpacked folder -> (split group, side)
@@ -26,6 +25,10 @@ FOLDERS = {  # unpacked folder -> (split group, side)
 }
 REMOTES = [Remote(BASE_URL + f"{name}.zip", kind="zip") for name in FOLDERS]
 VALID_SPEAKERS = ["p226", "p287"]
+
+
+def splits(cfg: dict) -> dict[str, str]:
+    return {"train": "paired", "valid": "paired", "test": "paired"}
 
 
 def check(cfg: dict, where: str) -> None:
@@ -54,16 +57,25 @@ def _folder(root: Path, name: str) -> Path:
                        "download the dataset again or fix local_path.")
 
 
-def prepare(cfg: dict, raw_dir: Path, audio_dir: Path, workers: int, log) -> None:
-    root = local_root(cfg, "dataset") or raw_dir
+def _jobs(cfg: dict, root: Path, audio_dir: Path) -> list[Job]:
     valid = set(cfg.get("valid_speakers", VALID_SPEAKERS))
     jobs = []
     for name, (group, side) in FOLDERS.items():
         for src in sorted(_folder(root, name).glob("*.wav")):
             split = group if group == "test" else ("valid" if src.name.split("_")[0] in valid else "train")
             jobs.append(Job(src, audio_dir / split / side / src.name))
-    resample_files(jobs, cfg["sample_rate"], workers, log, "VoiceBank+DEMAND")
+    return jobs
 
 
-def split_dir(audio_dir: Path, split: str) -> Path:
+def inputs(cfg: dict) -> list[str]:
+    root = local_root(cfg, "dataset")
+    return [str(job.src) for job in _jobs(cfg, root, Path("."))] if root else []
+
+
+def prepare(cfg: dict, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, log) -> None:
+    root = local_root(cfg, "dataset") or raw_dir
+    resample_files(_jobs(cfg, root, audio_dir), cfg["sample_rate"], workers, log, "VoiceBank+DEMAND")
+
+
+def split_dir(cfg: dict, audio_dir: Path, split: str) -> Path:
     return audio_dir / split
