@@ -191,13 +191,17 @@ def test_mixing_from_config_reads_pools_by_name_and_names_bad_keys(pools):
 
     cfg = {"speech": "pools/speech", "noise": ["pools/noise"], "rirs": "pools/rirs", "snr_range": [5, 5],
            "valid_size": 3}
-    train, valid = mixing_from_config(cfg, "experiments.x.data.mixing", manifest, SR // 4, seed=1)
-    assert len(train) == 4 and len(valid) == 3 and train.mixer.snr_range == (5, 5)
+    data = mixing_from_config(cfg, "experiments.x.data.mixing", manifest, 0.25, seed=1)
+    assert len(data.train) == 4 and len(data.valid) == 3 and data.train.mixer.snr_range == (5, 5)
+    assert (data.sources, data.channels, data.sample_rate, data.task) == (("speech",), 1, SR, "speech")
+    assert data.train[(0, 0)][0].shape == (1, SR // 4)
+    other = mixing_from_config({**cfg, "snr_range": [0, 5]}, "m", manifest, 0.25, seed=1)
+    assert other.fingerprint != data.fingerprint  # a change in the mixing restarts training
     with pytest.raises(SepflowError, match="experiments.x.data.mixing.snr: unknown key"):
-        mixing_from_config({**cfg, "snr": 3}, "experiments.x.data.mixing", manifest, SR // 4, seed=1)
+        mixing_from_config({**cfg, "snr": 3}, "experiments.x.data.mixing", manifest, 0.25, seed=1)
     with pytest.raises(SepflowError, match="no RIR pool"):
         mixing_from_config({"speech": "pools/speech", "noise": "pools/noise", "p_speech_rir": 0.5},
-                           "m", manifest, SR // 4, seed=1)
+                           "m", manifest, 0.25, seed=1)
 
 
 def test_rt60_agrees_with_pyroomacoustics_on_a_simulated_room():

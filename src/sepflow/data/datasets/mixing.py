@@ -13,10 +13,13 @@
   (item index, crop seed) keys from StepBatches, each mixture a pure function of the seed and
   its key: a resumed run sees the same mixtures and no two DataLoader workers share a stream.
 - MixingValidation: a fixed validation set, mixture i a function of (seed, i) alone.
+- mixing_from_config: both, as the core's TrainingData, from an experiment's `data.mixing`.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +31,7 @@ from scipy import fft
 from torch.utils.data import Dataset
 
 from sepflow.audio.rir import early_part
+from sepflow.data.datasets import TrainingData
 from sepflow.data.manifest import Manifest
 from sepflow.errors import SepflowError
 
@@ -231,6 +235,7 @@ class MixingSegments(Dataset):
 
     sources = ("speech",)
     task = "speech"
+    channels = 1
 
     def __init__(self, mixer: RandomMixtureSampler, seed: int):
         self.mixer, self.seed, self.sample_rate = mixer, int(seed), mixer.sr
@@ -249,6 +254,7 @@ class MixingValidation(Dataset):
 
     sources = ("speech",)
     task = "speech"
+    channels = 1
 
     def __init__(self, mixer: RandomMixtureSampler, seed: int, size: int):
         self.mixer, self.seed, self.size, self.sample_rate = mixer, int(seed), int(size), mixer.sr
@@ -263,13 +269,15 @@ class MixingValidation(Dataset):
         return torch.from_numpy(draw.mixture[None]), torch.from_numpy(draw.target[None, None])
 
 
-def mixing_from_config(cfg: dict, where: str, manifest: Callable[[str], Manifest], segment_samples: int,
-                       seed: int) -> tuple[MixingSegments, MixingValidation]:
-    """The training and validation datasets of an experiment's `data.mixing` mapping.
+def mixing_from_config(cfg: dict, where: str, manifest: Callable[[str], Manifest], segment_seconds: float,
+                       seed: int) -> TrainingData:
+    """The training data of an experiment's `data.mixing` mapping, in the core's TrainingData.
 
     `speech`, `noise` and `rirs` name pools as "dataset/split" (or lists of them);
     `manifest(name)` reads one. Other keys are RandomMixtureSampler's options plus
-    rir_seconds, min_rms_db and valid_size (default 200). Errors name f"{where}.key".
+    rir_seconds, min_rms_db and valid_size (default 200). Errors name f"{where}.key". The
+    fingerprint covers the pools' files and the mixing options, so a change to either
+    starts training afresh.
     """
     unknown = sorted(set(cfg) - MIXING_KEYS)
     if unknown:
@@ -286,5 +294,9 @@ def mixing_from_config(cfg: dict, where: str, manifest: Callable[[str], Manifest
     if not pools["rirs"]:
         options.setdefault("p_speech_rir", 0.0)
         options.setdefault("p_noise_rir", 0.0)
-    mixer = mixer_from_manifests(pools["speech"], pools["noise"], pools["rirs"], segment_samples, **options)
-    return MixingSegments(mixer, seed), MixingValidation(mixer, seed, int(cfg.get("valid_size", 200)))
+    sr = pools["speech"][0].sample_rate
+    mixer = mixer_from_manifests(pools["speech"], pools["noise"], pools["rirs"], round(segment_seconds * sr), **options)
+    hashes = [m.content_hash for role in ("speech", "noise", "rirs") for m in pools[role]]
+    settings = hashlib.blake2b(json.dumps(cfg, sort_keys=True).encode(), digest_size=8).hexdigest()
+    return TrainingData(MixingSegments(mixer, seed), MixingValidation(mixer, seed, int(cfg.get("valid_size", 200))),
+                        MixingSegments.sources, 1, sr, "speech", "-".join([*hashes, settings]))
