@@ -103,7 +103,9 @@ def _check_archive(path: Path, kind: str) -> str | None:
 def _attempt(url: str, part: Path, kind: str, log: Log, timeout: float) -> None:
     """One attempt: continue `part` from its current size; raise _Transient on a short read or a server error."""
     have = part.stat().st_size if part.exists() else 0
-    headers = {"Range": f"bytes={have}-"} if have else {}
+    headers = {"Accept-Encoding": "identity"}  # byte offsets must be offsets in the file itself
+    if have:
+        headers["Range"] = f"bytes={have}-"
     with requests.get(url, headers=headers, stream=True, timeout=timeout, allow_redirects=True) as r:
         if r.status_code == 416:  # nothing left to send: the part file is already whole
             return
@@ -137,7 +139,7 @@ def _attempt(url: str, part: Path, kind: str, log: Log, timeout: float) -> None:
 
 
 def fetch(remote: Remote, dest_dir: Path, log: Log = print, mirror: str | None = None,
-             attempts: int = 6, backoff: float = 2.0, timeout: float = 60.0) -> Path:
+          attempts: int = 6, backoff: float = 2.0, timeout: float = 60.0) -> Path:
     """Fetch `remote` into dest_dir (resuming a partial download), verify it, return its path."""
     if remote.kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}")
