@@ -65,7 +65,7 @@ def choose(names: list[str], amount: int | float) -> list[str]:
     return [names[i] for i in sorted(order[:k])]
 
 
-def _git(args: list[str], cwd: Path | None, log) -> str:
+def _git(args: list[str], cwd: Path | None) -> str:
     env = {**os.environ, "GIT_LFS_SKIP_SMUDGE": "1", "GIT_TERMINAL_PROMPT": "0"}
     try:
         done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True)
@@ -77,17 +77,17 @@ def _git(args: list[str], cwd: Path | None, log) -> str:
     return done.stdout
 
 
-def _require_lfs(log) -> None:
+def _require_lfs() -> None:
     try:
-        _git(["lfs", "version"], None, log)
+        _git(["lfs", "version"], None)
     except SepflowError:
         raise SepflowError("git-lfs is not installed; the DNS data is stored in git LFS. Install it "
                            "(apt-get install git-lfs, or conda install -c conda-forge git-lfs) and rerun.") from None
 
 
-def _wanted(cfg: dict, repo: Path, log) -> list[str]:
+def _wanted(cfg: dict, repo: Path) -> list[str]:
     """Repository paths the config asks for (test sets whole, pools by their amounts)."""
-    files = _git(["ls-files", "-z", "datasets/clean", "datasets/noise", "datasets/test_set/synthetic"], repo, log)
+    files = _git(["ls-files", "-z", "datasets/clean", "datasets/noise", "datasets/test_set/synthetic"], repo)
     files = [f for f in files.split("\0") if f.endswith(".wav")]
     wanted = []
     for name in cfg.get("test_sets", list(TEST_SETS)):
@@ -106,17 +106,17 @@ def _escape(path: str) -> str:
 def download(cfg: dict, raw_dir: Path, log) -> None:
     if "local_path" in cfg:
         return
-    _require_lfs(log)
+    _require_lfs()
     repo = raw_dir / "DNS-Challenge"
     url = cfg.get("mirror", REPO_URL)
     if not (repo / ".git").is_dir():
         log(f"cloning {url} (branch {BRANCH}, no LFS content) -> {repo}")
         with atomic_folder(repo) as tmp:
-            _git(["clone", "--quiet", "--depth", "1", "--single-branch", "--branch", BRANCH, url, str(tmp)], None, log)
-    wanted = [p for p in _wanted(cfg, repo, log) if _is_pointer(repo / p)]
+            _git(["clone", "--quiet", "--depth", "1", "--single-branch", "--branch", BRANCH, url, str(tmp)], None)
+    wanted = [p for p in _wanted(cfg, repo) if _is_pointer(repo / p)]
     log(f"git lfs pull: {len(wanted)} files to fetch")
     for k in range(0, len(wanted), _BATCH):
-        _git(["lfs", "pull", "--include", ",".join(_escape(p) for p in wanted[k:k + _BATCH])], repo, log)
+        _git(["lfs", "pull", "--include", ",".join(_escape(p) for p in wanted[k:k + _BATCH])], repo)
         log(f"git lfs pull: {min(k + _BATCH, len(wanted))}/{len(wanted)}")
     missing = [p for p in wanted if _is_pointer(repo / p)]
     if missing:
