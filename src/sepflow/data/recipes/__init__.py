@@ -27,8 +27,13 @@ from sepflow.errors import SepflowError
 
 RECIPES: dict[str, str] = {
     "demo": "sepflow.data.recipes.demo",
+    "dns": "sepflow.data.recipes.dns",
+    "musan": "sepflow.data.recipes.musan",
+    "musdb": "sepflow.data.recipes.musdb",
     "paired_folder": "sepflow.data.recipes.paired_folder",
+    "rirs": "sepflow.data.recipes.rirs",
     "stems_folder": "sepflow.data.recipes.stems_folder",
+    "vctk_demand": "sepflow.data.recipes.vctk_demand",
 }
 
 

@@ -1,0 +1,302 @@
+"""Noisy, reverberant training mixtures made on the fly from pools of speech, noise and RIRs.
+
+- SignalSampler: a random crop of a random file, read with soundfile start/stop (never the
+  whole file); crops below a minimum RMS are drawn again; files shorter than the crop are
+  concatenated with further random files up to the crop length.
+- RirSampler: a random room impulse response (first channel), cut to a maximum length.
+- RandomMixtureSampler: speech convolved with a RIR with probability p, noise with another
+  with probability q; the target keeps the RIR up to 20 ms after its main tap and the rest
+  decayed at -60 dB per 0.3 s (partial dereverberation), or the whole reverberant speech when
+  dereverberation is off; target at -20 dB RMS, noise at that level minus a drawn SNR, one
+  drawn mixture gain applied to mixture and target alike.
+- MixingSegments: the training dataset in the core's contract, indexed like PairedSegments by
+  (item index, crop seed) keys from StepBatches, each mixture a pure function of the seed and
+  its key: a resumed run sees the same mixtures and no two DataLoader workers share a stream.
+- MixingValidation: a fixed validation set, mixture i a function of (seed, i) alone.
+- mixing_from_config: both, as the core's TrainingData, from an experiment's `data.mixing`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+from scipy import fft
+from torch.utils.data import Dataset
+
+from sepflow.audio.rir import early_part
+from sepflow.data.datasets import TrainingData
+from sepflow.data.manifest import Manifest
+from sepflow.errors import SepflowError
+
+_TRAIN, _VALID = 0, 1  # stream tags: training keys and validation indices never share a seed
+
+
+def _level_db(x: np.ndarray) -> float:
+    return float(10.0 * np.log10(float(np.dot(x, x)) / max(x.size, 1) + 1e-20))
+
+
+def _gain(x: np.ndarray, db: float) -> np.ndarray:
+    return x * np.float32(10.0 ** (db / 20.0))
+
+
+def pool_files(manifest: Manifest) -> list[tuple[Path, int]]:
+    """(path, length) of every item of a pool manifest (items with `audio` and `length`)."""
+    return [(manifest.paths(item)["audio"], int(item["length"])) for item in manifest.items]
+
+
+def _read(path: Path, start: int = 0, stop: int | None = None) -> np.ndarray:
+    data, _ = sf.read(str(path), start=start, stop=stop, dtype="float32", always_2d=True)
+    return np.ascontiguousarray(data[:, 0])
+
+
+class SignalSampler:
+    """Random crops of `crop` samples (mono, the first channel) from a pool of files."""
+
+    def __init__(self, files: Sequence[tuple[Path, int]], crop: int, min_rms_db: float = -60.0,
+                 max_tries: int = 20, name: str = "pool"):
+        if not files:
+            raise SepflowError(f"the {name} pool is empty; check its manifest.")
+        self.files, self.crop, self.min_rms_db = list(files), int(crop), min_rms_db
+        self.max_tries, self.name = max_tries, name
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def _crop(self, rng: np.random.Generator, index: int) -> np.ndarray:
+        pieces, need = [], self.crop
+        while need > 0:
+            path, length = self.files[index]
+            if length >= need:
+                start = int(rng.integers(0, length - need + 1))
+                pieces.append(_read(path, start, start + need))
+            else:
+                pieces.append(_read(path))
+            need -= pieces[-1].size
+            index = int(rng.integers(len(self.files)))
+        return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+
+    def sample(self, rng: np.random.Generator, index: int | None = None) -> np.ndarray:
+        """A crop starting in file `index` (a random file when None); quiet crops are redrawn
+        from random files."""
+        for _ in range(self.max_tries):
+            if index is None:
+                index = int(rng.integers(len(self.files)))
+            crop = self._crop(rng, index)
+            if _level_db(crop) >= self.min_rms_db:
+                return crop
+            index = None
+        raise SepflowError(
+            f"the {self.name} pool gave {self.max_tries} crops in a row below {self.min_rms_db} dB RMS; "
+            "it holds mostly silence: clean the pool or lower min_rms_db."
+        )
+
+
+class RirSampler:
+    """Random room impulse responses (first channel), cut to at most `max_samples`."""
+
+    def __init__(self, files: Sequence[tuple[Path, int]], max_samples: int | None = None):
+        if not files:
+            raise SepflowError("the RIR pool is empty; check its manifest.")
+        self.files, self.max_samples = list(files), max_samples
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def sample(self, rng: np.random.Generator) -> np.ndarray:
+        path, length = self.files[int(rng.integers(len(self.files)))]
+        stop = length if self.max_samples is None else min(length, self.max_samples)
+        return _read(path, 0, stop)
+
+
+def _convolve(signals: Sequence[np.ndarray], jobs: Sequence[tuple[int, np.ndarray]]) -> list[np.ndarray]:
+    """signals[i] convolved with h for each job (i, h), cut to the signals' length.
+
+    Overlap-add in blocks of about four RIR lengths: these FFTs stay in cache, and each
+    signal's block spectra are computed once however many RIRs it meets. Measured 1.8x
+    faster than one FFT over the whole signal (5 s signals, 0.5 s RIRs).
+    """
+    length = signals[0].size
+    rir_length = max(h.size for _, h in jobs)
+    nfft = fft.next_fast_len(min(4 * rir_length, length + rir_length - 1), real=True)
+    step = nfft - rir_length + 1  # new samples per block; a block's tail spills into the next only
+    blocks = -(-length // step)
+    spectra = {}
+    for i in sorted({i for i, _ in jobs}):
+        padded = np.zeros((blocks, nfft), np.float32)
+        flat = np.zeros(blocks * step, np.float32)
+        flat[:length] = signals[i]
+        padded[:, :step] = flat.reshape(blocks, step)
+        spectra[i] = fft.rfft(padded, axis=-1)
+    out = []
+    for i, h in jobs:
+        y = fft.irfft(spectra[i] * fft.rfft(h, nfft), nfft, axis=-1)
+        if blocks == 1:
+            out.append(y[0, :length].astype(np.float32))
+            continue
+        head = y[:, :step].copy()
+        head[1:, : nfft - step] += y[:-1, step:]  # step > rir_length here, so tails fit
+        out.append(head.reshape(-1)[:length].astype(np.float32))
+    return out
+
+
+@dataclass
+class Mixture:
+    mixture: np.ndarray
+    target: np.ndarray
+    snr_db: float
+    gain_db: float
+    speech_rir: bool
+    noise_rir: bool
+
+
+class RandomMixtureSampler:
+    """Draws (mixture, target) pairs; every random choice comes from the generator passed in."""
+
+    def __init__(self, speech: SignalSampler, noise: SignalSampler, rirs: RirSampler | None = None,
+                 sample_rate: int = 16000, p_speech_rir: float = 0.5, p_noise_rir: float = 0.5,
+                 dereverb: bool = True, target_db: float = -20.0,
+                 snr_range: tuple[float, float] = (0.0, 20.0), gain_range: tuple[float, float] = (-6.0, 6.0),
+                 keep_ms: float = 20.0, decay_s: float = 0.3):
+        if rirs is None and (p_speech_rir > 0 or p_noise_rir > 0):
+            raise SepflowError("reverberation is asked for (p_speech_rir or p_noise_rir > 0) but no RIR pool is given.")
+        if speech.crop != noise.crop:
+            raise ValueError("speech and noise crops must have the same length")
+        self.speech, self.noise, self.rirs, self.sr = speech, noise, rirs, sample_rate
+        self.p, self.q, self.dereverb = p_speech_rir, p_noise_rir, dereverb
+        self.target_db, self.snr_range, self.gain_range = target_db, snr_range, gain_range
+        self.keep_ms, self.decay_s = keep_ms, decay_s
+
+    def draw(self, rng: np.random.Generator, speech_index: int | None = None) -> Mixture:
+        speech = self.speech.sample(rng, speech_index)
+        noise = self.noise.sample(rng)
+        speech_rir, noise_rir = rng.random() < self.p, rng.random() < self.q
+        snr, gain = rng.uniform(*self.snr_range), rng.uniform(*self.gain_range)
+        jobs = []  # (0 speech | 1 noise, RIR); row order: reverberant speech, target, noise
+        if speech_rir:
+            rir = self.rirs.sample(rng)
+            jobs.append((0, rir))
+            if self.dereverb:
+                jobs.append((0, early_part(rir, self.sr, self.keep_ms, self.decay_s)))
+        if noise_rir:
+            jobs.append((1, self.rirs.sample(rng)))
+        rows = _convolve([speech, noise], jobs) if jobs else []
+        reverberant = rows[0] if speech_rir else speech
+        target = rows[1] if speech_rir and self.dereverb else reverberant
+        noise = rows[-1] if noise_rir else noise
+        level = self.target_db - _level_db(target)
+        target, reverberant = _gain(target, level), _gain(reverberant, level)
+        noise = _gain(noise, self.target_db - snr - _level_db(noise))
+        mixture = _gain(reverberant + noise, gain)
+        return Mixture(mixture.astype(np.float32), _gain(target, gain).astype(np.float32),
+                       float(snr), float(gain), bool(speech_rir), bool(noise_rir))
+
+
+MIXING_KEYS = {"speech", "noise", "rirs", "p_speech_rir", "p_noise_rir", "dereverb", "target_db", "snr_range",
+               "gain_range", "rir_seconds", "min_rms_db", "valid_size"}
+
+
+def _files(manifests: list[Manifest], sr: int) -> list[tuple[Path, int]]:
+    for m in manifests:
+        if m.sample_rate != sr:
+            raise SepflowError(f"pool {m.dataset}/{m.split} is {m.sample_rate} Hz, not {sr} Hz; "
+                               "prepare every pool of a mixing experiment at one rate.")
+    return [f for m in manifests for f in pool_files(m)]
+
+
+def mixer_from_manifests(speech: list[Manifest], noise: list[Manifest], rirs: list[Manifest],
+                         segment_samples: int, min_rms_db: float = -60.0, rir_seconds: float | None = None,
+                         **options) -> RandomMixtureSampler:
+    """A RandomMixtureSampler over pool manifests (several per role are pooled together);
+    options are RandomMixtureSampler's."""
+    sr = speech[0].sample_rate
+    rir_sampler = None
+    if rirs:
+        rir_sampler = RirSampler(_files(rirs, sr), None if rir_seconds is None else int(rir_seconds * sr))
+    return RandomMixtureSampler(
+        SignalSampler(_files(speech, sr), segment_samples, min_rms_db, name="speech"),
+        SignalSampler(_files(noise, sr), segment_samples, min_rms_db, name="noise"),
+        rir_sampler, sr, **options)
+
+
+class MixingSegments(Dataset):
+    """Training mixtures keyed by (speech item index, crop seed), as StepBatches yields them.
+
+    Item `index` picks the speech file (so an epoch of StepBatches covers the speech pool);
+    everything else (crop, noise, RIRs, SNR, gain) is drawn from a generator seeded by
+    (seed, index, crop seed). Returns mixture (1, T) and targets (1, 1, T).
+    """
+
+    sources = ("speech",)
+    task = "speech"
+    channels = 1
+
+    def __init__(self, mixer: RandomMixtureSampler, seed: int):
+        self.mixer, self.seed, self.sample_rate = mixer, int(seed), mixer.sr
+
+    def __len__(self) -> int:
+        return len(self.mixer.speech)
+
+    def __getitem__(self, key: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+        index, crop_seed = key
+        draw = self.mixer.draw(np.random.default_rng([self.seed, _TRAIN, int(index), int(crop_seed)]), int(index))
+        return torch.from_numpy(draw.mixture[None]), torch.from_numpy(draw.target[None, None])
+
+
+class MixingValidation(Dataset):
+    """A fixed validation set of `size` mixtures: mixture i is the same at every validation."""
+
+    sources = ("speech",)
+    task = "speech"
+    channels = 1
+
+    def __init__(self, mixer: RandomMixtureSampler, seed: int, size: int):
+        self.mixer, self.seed, self.size, self.sample_rate = mixer, int(seed), int(size), mixer.sr
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if not 0 <= i < self.size:
+            raise IndexError(i)
+        draw = self.mixer.draw(np.random.default_rng([self.seed, _VALID, int(i)]))
+        return torch.from_numpy(draw.mixture[None]), torch.from_numpy(draw.target[None, None])
+
+
+def mixing_from_config(cfg: dict, where: str, manifest: Callable[[str], Manifest], segment_seconds: float,
+                       seed: int) -> TrainingData:
+    """The training data of an experiment's `data.mixing` mapping, in the core's TrainingData.
+
+    `speech`, `noise` and `rirs` name pools as "dataset/split" (or lists of them);
+    `manifest(name)` reads one. Other keys are RandomMixtureSampler's options plus
+    rir_seconds, min_rms_db and valid_size (default 200). Errors name f"{where}.key". The
+    fingerprint covers the pools' files and the mixing options, so a change to either
+    starts training afresh.
+    """
+    unknown = sorted(set(cfg) - MIXING_KEYS)
+    if unknown:
+        raise SepflowError(f"{where}.{unknown[0]}: unknown key; known keys: {sorted(MIXING_KEYS)}")
+    pools = {}
+    for role in ("speech", "noise", "rirs"):
+        names = cfg.get(role, [])
+        names = [names] if isinstance(names, str) else list(names)
+        if role != "rirs" and not names:
+            raise SepflowError(f"{where}.{role} is missing: name a pool as dataset/split")
+        pools[role] = [manifest(n) for n in names]
+    options = {k: (tuple(v) if isinstance(v, list) else v) for k, v in cfg.items()
+               if k not in ("speech", "noise", "rirs", "valid_size")}
+    if not pools["rirs"]:
+        options.setdefault("p_speech_rir", 0.0)
+        options.setdefault("p_noise_rir", 0.0)
+    sr = pools["speech"][0].sample_rate
+    mixer = mixer_from_manifests(pools["speech"], pools["noise"], pools["rirs"], round(segment_seconds * sr), **options)
+    hashes = [m.content_hash for role in ("speech", "noise", "rirs") for m in pools[role]]
+    settings = hashlib.blake2b(json.dumps(cfg, sort_keys=True).encode(), digest_size=8).hexdigest()
+    return TrainingData(MixingSegments(mixer, seed), MixingValidation(mixer, seed, int(cfg.get("valid_size", 200))),
+                        MixingSegments.sources, 1, sr, "speech", "-".join([*hashes, settings]))

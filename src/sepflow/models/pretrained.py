@@ -1,0 +1,128 @@
+"""Released weights as experiments: download a published checkpoint by URL and checksum and
+convert it into sepflow's checkpoint format, so it is enhanced and scored like a trained model.
+
+denoiser (Defossez et al. 2020) releases its DNS models as plain state dicts whose file
+names carry the first 16 hex digits of their sha256 (torch.hub's convention); its training
+runs save packages {'class', 'args', 'kwargs', 'state'} (or {'model': package, 'best_state'}).
+Our `demucs` has the same parameter names and shapes, so the state dict loads unchanged.
+A package's pickled class reference is read as a name only: denoiser need not be installed,
+and nothing but tensors, containers and that name is unpickled.
+"""
+
+from __future__ import annotations
+
+import inspect
+import pickle
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from sepflow.data.download import Remote, fetch
+from sepflow.errors import SepflowError
+from sepflow.files import atomic_path
+from sepflow.models import model_class
+
+DENOISER_ROOT = "https://dl.fbaipublicfiles.com/adiyoss/denoiser/"
+
+
+@dataclass(frozen=True)
+class Released:
+    url: str
+    sha256: str  # full, or a prefix of at least 8 hex digits
+    model: str = "demucs"
+    args: dict = field(default_factory=dict)
+    sample_rate: int = 16000
+    task: str = "speech"
+    sources: tuple[str, ...] = ("speech",)
+
+
+# denoiser/pretrained.py: causal Demucs, depth 5, resample 4; dns48/dns64 trained on DNS,
+# master64 on DNS + VoiceBank+DEMAND.
+RELEASED = {
+    "dns48": Released(DENOISER_ROOT + "dns48-11decc9d8e3f0998.th", "11decc9d8e3f0998", args={"hidden": 48}),
+    "dns64": Released(DENOISER_ROOT + "dns64-a7761ff99a7d5bb6.th", "a7761ff99a7d5bb6", args={"hidden": 64}),
+    "master64": Released(DENOISER_ROOT + "master64-8a5dfb4bb92753dd.th", "8a5dfb4bb92753dd", args={"hidden": 64}),
+}
+
+
+class _ClassName:
+    """Stands in for a pickled class reference of a foreign package (denoiser.demucs.Demucs)."""
+
+    def __init__(self, qualname: str):
+        self.qualname = qualname
+
+
+class _NamesOnly(pickle.Unpickler):
+    _allowed = {("collections", "OrderedDict"), ("torch._utils", "_rebuild_tensor_v2"),
+                ("torch._utils", "_rebuild_parameter"), ("torch", "FloatStorage"), ("torch", "Size")}
+
+    def find_class(self, module, name):
+        if module.split(".")[0] == "denoiser":
+            return _ClassName(f"{module}.{name}")
+        if (module, name) in self._allowed:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing to unpickle {module}.{name}")
+
+
+_names_only = types.SimpleNamespace(Unpickler=_NamesOnly, load=pickle.load, __name__="sepflow_names_only")
+
+
+def _load(path: Path) -> dict:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        pass
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False, pickle_module=_names_only)
+    except Exception as exc:
+        raise SepflowError(f"cannot read {path} as a state dict or a denoiser package ({exc}).") from None
+
+
+def state_and_args(obj: dict) -> tuple[dict, dict]:
+    """(state dict, constructor keyword arguments) from a state dict or a denoiser package."""
+    if "model" in obj and isinstance(obj["model"], dict):  # a training checkpoint of denoiser
+        package = dict(obj["model"])
+        if "best_state" in obj:
+            package["state"] = obj["best_state"]
+        obj = package
+    if "state" in obj and "class" in obj:
+        if obj.get("args"):
+            raise SepflowError("a denoiser package with positional arguments cannot be converted; "
+                               "re-export it with keyword arguments.")
+        return dict(obj["state"]), dict(obj.get("kwargs", {}))
+    if all(isinstance(v, torch.Tensor) for v in obj.values()):
+        return dict(obj), {}
+    raise SepflowError(f"not a state dict or a denoiser package (keys {sorted(obj)[:5]}).")
+
+
+def convert(obj: dict, released: Released) -> dict:
+    """sepflow's checkpoint of a released model; the state dict must load strictly."""
+    state, kwargs = state_and_args(obj)
+    accepted = set(inspect.signature(model_class(released.model)).parameters)
+    args = {**released.args, **{k: v for k, v in kwargs.items() if k in accepted}}
+    model = model_class(released.model)(**args)
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise SepflowError(f"the released weights do not fit {released.model}({args}): {str(exc)[:300]}; "
+                           "check the experiment's model arguments.") from None
+    return {"model": released.model, "model_args": args, "sample_rate": int(args.get("sample_rate", released.sample_rate)),
+            "task": released.task, "sources": list(released.sources),
+            "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}}
+
+
+def released_checkpoint(released: Released | str, out_path: Path, cache_dir: Path, log=print,
+                        mirror: str | None = None) -> Path:
+    """Download (verified by sha256) and convert released weights into `out_path` (model.pt)."""
+    if isinstance(released, str):
+        if released not in RELEASED:
+            raise SepflowError(f"unknown released model {released!r}; choose one of {sorted(RELEASED)} "
+                               "or give url and sha256.")
+        released = RELEASED[released]
+    path = fetch(Remote(released.url, sha256=released.sha256, kind="file"), Path(cache_dir), log, mirror)
+    checkpoint = convert(_load(path), released)
+    with atomic_path(out_path) as tmp:
+        torch.save(checkpoint, tmp)
+    return Path(out_path)
