@@ -27,19 +27,10 @@ wildcard_constraints:
     experiment=r"[A-Za-z0-9_]+",
 
 
-def uses_cuda():
-    """GPU jobs are tagged gpu=1 only when they will run on CUDA, so --resources gpu=1
-    serialises GPU jobs and leaves CPU-only runs parallel."""
-    if config["device"] == "cpu":
-        return False
-    if config["device"] == "cuda":
-        return True
-    import torch
-
-    return torch.cuda.is_available()
-
-
-GPU = 1 if uses_cuda() else 0
+# GPU jobs ask for one GPU unless the config says `device: cpu`. Decided from the config
+# alone, never by probing this machine: on a cluster the DAG is built on a login node without
+# a GPU, and `auto` there means "ask for a GPU" (the job falls back to CPU where none is).
+GPU = 0 if config["device"] == "cpu" else 1
 
 
 def manifest_path(dataset, split):

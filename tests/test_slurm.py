@@ -1,0 +1,274 @@
+"""The tiny config through `--profile profiles/slurm` on a real single-node Slurm.
+
+The fixture starts munged, slurmctld and slurmd on this machine (Debian's packages, installed
+as root when missing), with 2 CPUs, a CPU and a GPU partition, one fake GPU as a GRES (a count
+without a device file) and no accounting, so the profile's `squeue` status command is the one
+that works. The workflow runs with `device: auto`, so the training job asks for a GPU as a
+cluster run would; the fake GPU lets Slurm schedule it and the job runs on CPU.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from test_workflow import TINY
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+PACKAGES = ["slurmctld", "slurmd", "slurm-client", "munge"]
+DAEMONS = ["munged", "slurmctld", "slurmd", "sbatch"]
+NODE = "node1"
+CPU_PARTITION = "cpuq"
+GPU_PARTITION = "gpuq"
+ACCOUNT = "lab"
+MARKER = "# written by sepflow tests/test_slurm.py, removed when it ends"
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+
+
+def install_slurm() -> None:
+    """Install Slurm and munge with apt as root; skip where that cannot be done."""
+    if all(shutil.which(cmd) or Path("/usr/sbin", cmd).exists() for cmd in DAEMONS):
+        return
+    if sys.platform != "linux" or os.geteuid() != 0 or not shutil.which("apt-get"):
+        pytest.skip("a local Slurm needs Debian's slurmctld, slurmd and munge: not installed, "
+                    "and installing them needs root and apt-get")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    lock = ["-o", "DPkg::Lock::Timeout=300"]
+    subprocess.run(["apt-get", *lock, "update", "-qq"], check=True, env=env, capture_output=True)
+    subprocess.run(["apt-get", *lock, "install", "-y", "-qq", "--no-install-recommends", *PACKAGES],
+                   check=True, env=env, capture_output=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(predicate, what: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.5)
+    raise TimeoutError(f"{what} not ready after {seconds} s")
+
+
+def slurm_conf(root: Path, munge_socket: Path) -> str:
+    return f"""\
+{MARKER}
+ClusterName=sepflowtest
+SlurmctldHost=localhost(127.0.0.1)
+SlurmctldPort={free_port()}
+SlurmdPort={free_port()}
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+CredType=cred/munge
+AuthInfo=socket={munge_socket}
+StateSaveLocation={root}/state
+SlurmdSpoolDir={root}/spool
+SlurmctldPidFile={root}/slurmctld.pid
+SlurmdPidFile={root}/slurmd.pid
+SlurmctldLogFile={root}/slurmctld.log
+SlurmdLogFile={root}/slurmd.log
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SwitchType=switch/none
+MpiDefault=none
+SchedulerType=sched/backfill
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+SlurmdParameters=config_overrides
+AccountingStorageType=accounting_storage/none
+JobAcctGatherType=jobacct_gather/none
+JobCompType=jobcomp/none
+MinJobAge=300
+ReturnToService=2
+GresTypes=gpu
+NodeName={NODE} NodeAddr=127.0.0.1 NodeHostname={NODE} CPUs=2 RealMemory=64000 Gres=gpu:1 State=UNKNOWN
+PartitionName={CPU_PARTITION} Nodes={NODE} Default=YES MaxTime=INFINITE State=UP
+PartitionName={GPU_PARTITION} Nodes={NODE} MaxTime=INFINITE State=UP
+"""
+
+
+@pytest.fixture(scope="module")
+def slurm(tmp_path_factory):
+    """A running single-node Slurm; yields the environment that reaches it.
+
+    Its configuration goes where Slurm looks by default, /etc/slurm: the plugin's job step
+    removes SLURM_* variables (SLURM_CONF too) before its `srun`, so a configuration found
+    only through SLURM_CONF is lost inside the jobs."""
+    install_slurm()
+    conf_dir = Path("/etc/slurm")
+    if (conf_dir / "slurm.conf").exists() and MARKER not in (conf_dir / "slurm.conf").read_text():
+        pytest.skip("this machine has its own /etc/slurm/slurm.conf; the test cluster would replace it")
+    root = tmp_path_factory.mktemp("slurm")
+    for sub in ("state", "spool", "munge"):
+        (root / sub).mkdir()
+    munge_socket = root / "munge" / "munge.socket"
+    key = Path("/etc/munge/munge.key")
+    if not key.exists():
+        subprocess.run(["mungekey", "--create", f"--keyfile={key}"], check=True)
+    (root / "nvidia0").touch()  # Slurm drops a GPU without a device file; this one is never opened
+    conf_dir.mkdir(exist_ok=True)
+    (conf_dir / "slurm.conf").write_text(slurm_conf(root, munge_socket))
+    (conf_dir / "gres.conf").write_text(f"{MARKER}\nAutoDetect=off\nNodeName={NODE} Name=gpu File={root}/nvidia0\n")
+    env = {name: value for name, value in os.environ.items() if not name.startswith(("SLURM_", "SBATCH_", "SRUN_"))}
+    procs = []
+    logs = []
+
+    def start(name: str, *args: str) -> None:
+        log = open(root / f"{name}.out", "w")
+        logs.append(log)
+        procs.append(subprocess.Popen([shutil.which(name) or f"/usr/sbin/{name}", *args],
+                                      env=env, stdout=log, stderr=subprocess.STDOUT))
+
+    def sinfo_state() -> str:
+        proc = subprocess.run(["sinfo", "-h", "-n", NODE, "-o", "%T"], env=env, capture_output=True, text=True)
+        return proc.stdout.strip()
+
+    try:
+        start("munged", "--foreground", "--force", f"--socket={munge_socket}",
+              f"--pid-file={root}/munge/munged.pid", f"--log-file={root}/munge/munged.log",
+              f"--seed-file={root}/munge/munged.seed", f"--key-file={key}")
+        wait_for(munge_socket.exists, "munged")
+        start("slurmctld", "-D", "-i")
+        wait_for(lambda: subprocess.run(["scontrol", "ping"], env=env, capture_output=True).returncode == 0,
+                 "slurmctld")
+        start("slurmd", "-D", "-N", NODE)
+        wait_for(lambda: sinfo_state() == "idle", "slurmd (node idle)")
+        yield env
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+        for proc in reversed(procs):
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        for log in logs:
+            log.close()
+        for name in ("slurm.conf", "gres.conf"):
+            (conf_dir / name).unlink(missing_ok=True)
+
+
+def cluster_profile(folder: Path) -> dict:
+    """profiles/slurm as a user fills it in: this cluster's account and partitions set once.
+    Only the first status check comes sooner, so that the test waits less."""
+    text = (REPO / "profiles/slurm/config.yaml").read_text()
+    for placeholder, value in (("SET_ONCE_your_account", ACCOUNT), ("SET_ONCE_cpu_partition", CPU_PARTITION),
+                               ("SET_ONCE_gpu_partition", GPU_PARTITION)):
+        assert text.count(placeholder) == 1, f"{placeholder} is not set exactly once"
+        text = text.replace(placeholder, value)
+    profile = yaml.safe_load(text)
+    profile["slurm-init-seconds-before-status-checks"] = 2
+    folder.mkdir()
+    (folder / "config.yaml").write_text(yaml.safe_dump(profile, sort_keys=False))
+    return profile
+
+
+def scontrol_jobs(env: dict) -> dict[str, dict[str, str]]:
+    """Every job slurmctld still knows (finished ones stay MinJobAge seconds), by the
+    plugin's comment `rule_<rule>[_wildcards_<values>]`."""
+    out = subprocess.run(["scontrol", "show", "job", "-o"], env=env, capture_output=True, text=True,
+                         check=True).stdout
+    jobs = [dict(re.findall(r"(\S+?)=(\S*)", line)) for line in out.splitlines() if line.strip()]
+    return {job["Comment"]: job for job in jobs}
+
+
+def minutes(timelimit: str) -> int:
+    """Slurm's [days-]hours:minutes:seconds as minutes."""
+    days, _, clock = timelimit.rpartition("-")
+    hours, mins, _ = (int(part) for part in clock.split(":"))
+    return int(days or 0) * 1440 + hours * 60 + mins
+
+
+@pytest.fixture(scope="module")
+def cluster_run(slurm, tmp_path_factory):
+    """The tiny config (a baseline and one trained model) run to its report through the
+    Slurm profile; returns the working folder, the profile, the jobs and the run's log."""
+    workdir = tmp_path_factory.mktemp("tiny_slurm")
+    config = copy.deepcopy(TINY)
+    config["device"] = "auto"  # on a cluster: ask for a GPU, use CUDA if the node has it
+    config["experiments"] = {name: config["experiments"][name] for name in ("noisy", "tiny")}
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    profile = cluster_profile(workdir / "profile")
+    cmd = [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "-d", str(workdir),
+           "--profile", str(workdir / "profile"), "--verbose"]
+    started = time.monotonic()
+    proc = subprocess.run(cmd, cwd=workdir, env=slurm, capture_output=True, text=True, timeout=800)
+    log = proc.stdout + proc.stderr
+    (workdir / "snakemake.log").write_text(log)
+    print(f"snakemake --profile profiles/slurm: {time.monotonic() - started:.0f} s")
+    assert proc.returncode == 0, log[-6000:]
+    return workdir, profile, scontrol_jobs(slurm), log
+
+
+def test_report_finished_through_slurm(cluster_run):
+    workdir, _, jobs, _ = cluster_run
+    summary = pd.read_csv(workdir / "results/report/summary.csv")
+    assert set(summary["experiment"]) == {"noisy", "tiny"}
+    assert "step      6/6" in (workdir / "results/tiny/logs/train.log").read_text()
+    assert all(job["JobState"] == "COMPLETED" for job in jobs.values()), jobs
+    assert {job["Comment"].split("_wildcards_")[0] for job in jobs.values()} == {
+        "rule_demo_corpus", "rule_manifest", "rule_train_model", "rule_enhance", "rule_evaluate", "rule_report"}
+
+
+def test_training_job_got_the_gpu_request_the_profile_states(cluster_run):
+    _, profile, jobs, _ = cluster_run
+    train = jobs["rule_train_model_wildcards_tiny"]
+    stated = profile["set-resources"]["train_model"]
+    assert train["Partition"] == GPU_PARTITION == stated["slurm_partition"]
+    assert train["Account"] == ACCOUNT
+    assert train["TresPerJob"] == "gres:gpu:1"
+    assert minutes(train["TimeLimit"]) == stated["runtime"]
+    assert train["MinMemoryNode"] == f"{stated['mem_mb']}M"
+    trained_inference = jobs["rule_enhance_wildcards_tiny_demo_test"]
+    assert trained_inference["Partition"] == GPU_PARTITION
+    assert trained_inference["TresPerJob"] == "gres:gpu:1"
+
+
+def test_cpu_jobs_ask_for_no_gpu(cluster_run):
+    _, profile, jobs, _ = cluster_run
+    for comment in ("rule_demo_corpus_wildcards_demo", "rule_evaluate_wildcards_tiny_demo_test", "rule_report"):
+        assert jobs[comment]["Partition"] == CPU_PARTITION, comment
+        assert "TresPerJob" not in jobs[comment], comment
+    baseline_inference = jobs["rule_enhance_wildcards_noisy_demo_test"]
+    assert "TresPerJob" not in baseline_inference
+    evaluate = jobs["rule_evaluate_wildcards_tiny_demo_test"]
+    assert evaluate["MinMemoryNode"] == f"{profile['set-resources']['evaluate']['mem_mb']}M"
+    assert evaluate["CPUs/Task"] == str(TINY["threads"]["evaluate"])
+
+
+def test_sbatch_line_of_training_asks_for_gpu_and_grace(cluster_run):
+    workdir, _, _, log = cluster_run
+    calls = [line.split("sbatch call: ", 1)[1] for line in log.splitlines() if "sbatch call: " in line]
+    train = [call for call in calls if "rule_train_model" in call]
+    assert len(train) == 1, calls
+    (workdir / "sbatch_train.txt").write_text(train[0] + "\n")
+    print(f"sbatch line of the training job: {train[0]}")
+    assert " --gpus=1" in train[0]
+    assert " --signal=TERM@300" in train[0]
+    assert f" -p {GPU_PARTITION}" in train[0] and f" -A {ACCOUNT}" in train[0]
+
+
+
+def test_job_status_came_from_squeue(cluster_run):
+    """Without accounting `sacct` fails: the profile's status command must be the one used."""
+    _, _, _, log = cluster_run
+    commands = set(re.findall(r"Status query timing \(cycle\): command=(\w+)", log))
+    assert commands == {"squeue"}
