@@ -33,6 +33,7 @@ NODE = "node1"
 CPU_PARTITION = "cpuq"
 GPU_PARTITION = "gpuq"
 ACCOUNT = "lab"
+STEPS = 300  # long enough to be stopped once while it runs
 MARKER = "# written by sepflow tests/test_slurm.py, removed when it ends"
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
@@ -181,13 +182,13 @@ def cluster_profile(folder: Path) -> dict:
     return profile
 
 
-def scontrol_jobs(env: dict) -> dict[str, dict[str, str]]:
-    """Every job slurmctld still knows (finished ones stay MinJobAge seconds), by the
-    plugin's comment `rule_<rule>[_wildcards_<values>]`."""
+def scontrol_jobs(env: dict) -> list[dict[str, str]]:
+    """Every job slurmctld still knows (finished ones stay MinJobAge seconds), in submission
+    order; the plugin's comment names each one `rule_<rule>[_wildcards_<values>]`."""
     out = subprocess.run(["scontrol", "show", "job", "-o"], env=env, capture_output=True, text=True,
                          check=True).stdout
     jobs = [dict(re.findall(r"(\S+?)=(\S*)", line)) for line in out.splitlines() if line.strip()]
-    return {job["Comment"]: job for job in jobs}
+    return sorted(jobs, key=lambda job: int(job["JobId"]))
 
 
 def minutes(timelimit: str) -> int:
@@ -197,78 +198,117 @@ def minutes(timelimit: str) -> int:
     return int(days or 0) * 1440 + hours * 60 + mins
 
 
+def term_training_when_it_runs(proc: subprocess.Popen, train_log: Path, env: dict) -> str:
+    """Once the training has logged a step, send SIGTERM to its job's steps the way Slurm's
+    --signal warning does (`scancel --signal=TERM`: the job steps, not the batch shell).
+    Returns the job id it signalled."""
+    while proc.poll() is None:
+        if train_log.is_file() and re.search(r"step +\d+/", train_log.read_text()):
+            queue = subprocess.run(["squeue", "-h", "-o", "%i|%k"], env=env, capture_output=True, text=True,
+                                   check=True).stdout
+            job_id = next(line.split("|")[0] for line in queue.splitlines()
+                          if line.endswith("|rule_train_model_wildcards_tiny"))
+            subprocess.run(["scancel", "--signal=TERM", job_id], env=env, check=True)
+            return job_id
+        time.sleep(0.2)
+    raise AssertionError("the workflow ended before the training logged a step")
+
+
 @pytest.fixture(scope="module")
 def cluster_run(slurm, tmp_path_factory):
     """The tiny config (a baseline and one trained model) run to its report through the
-    Slurm profile; returns the working folder, the profile, the jobs and the run's log."""
+    Slurm profile, the training stopped once by SIGTERM as at its time limit and resumed by
+    the profile's retry. Returns the working folder, the profile, the jobs and the run's log."""
     workdir = tmp_path_factory.mktemp("tiny_slurm")
     config = copy.deepcopy(TINY)
     config["device"] = "auto"  # on a cluster: ask for a GPU, use CUDA if the node has it
     config["experiments"] = {name: config["experiments"][name] for name in ("noisy", "tiny")}
+    config["experiments"]["tiny"]["train"].update(steps=STEPS, valid_every=STEPS // 2, log_every=5)
     (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     profile = cluster_profile(workdir / "profile")
     cmd = [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "-d", str(workdir),
            "--profile", str(workdir / "profile"), "--verbose"]
     started = time.monotonic()
-    proc = subprocess.run(cmd, cwd=workdir, env=slurm, capture_output=True, text=True, timeout=800)
-    log = proc.stdout + proc.stderr
-    (workdir / "snakemake.log").write_text(log)
+    with open(workdir / "snakemake.log", "w") as out:
+        proc = subprocess.Popen(cmd, cwd=workdir, env=slurm, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            signalled = term_training_when_it_runs(proc, workdir / "results/tiny/logs/train.log", slurm)
+            proc.wait(timeout=800)
+        finally:
+            proc.kill()
+    log = (workdir / "snakemake.log").read_text()
     print(f"snakemake --profile profiles/slurm: {time.monotonic() - started:.0f} s")
     assert proc.returncode == 0, log[-6000:]
-    return workdir, profile, scontrol_jobs(slurm), log
+    return workdir, profile, scontrol_jobs(slurm), log, signalled
+
+
+def only(jobs: list[dict[str, str]], comment: str) -> dict[str, str]:
+    (job,) = [job for job in jobs if job["Comment"] == comment]
+    return job
 
 
 def test_report_finished_through_slurm(cluster_run):
-    workdir, _, jobs, _ = cluster_run
+    workdir, _, jobs, _, signalled = cluster_run
     summary = pd.read_csv(workdir / "results/report/summary.csv")
     assert set(summary["experiment"]) == {"noisy", "tiny"}
-    assert "step      6/6" in (workdir / "results/tiny/logs/train.log").read_text()
-    assert all(job["JobState"] == "COMPLETED" for job in jobs.values()), jobs
-    assert {job["Comment"].split("_wildcards_")[0] for job in jobs.values()} == {
+    assert [job["JobState"] for job in jobs if job["JobId"] != signalled] == ["COMPLETED"] * (len(jobs) - 1)
+    assert {job["Comment"].split("_wildcards_")[0] for job in jobs} == {
         "rule_demo_corpus", "rule_manifest", "rule_train_model", "rule_enhance", "rule_evaluate", "rule_report"}
 
 
+def test_training_stopped_by_sigterm_resumes_in_the_retry(cluster_run):
+    workdir, _, jobs, _, signalled = cluster_run
+    train_jobs = [job for job in jobs if job["Comment"] == "rule_train_model_wildcards_tiny"]
+    assert [(job["JobId"], job["JobState"]) for job in train_jobs] == [(signalled, "FAILED"), (train_jobs[1]["JobId"], "COMPLETED")]
+    # Snakemake empties a job's log before the retry; the resumed run names the step it got.
+    log = (workdir / "results/tiny/logs/train.log").read_text()
+    stopped = int(re.search(r"resuming from results/tiny/train/last.pt at step (\d+);", log).group(1))
+    assert 0 < stopped < STEPS and stopped % (STEPS // 2), "state saved by SIGTERM, not by a validation"
+    assert f"step {STEPS:>6}/{STEPS}" in log
+    history = pd.read_csv(workdir / "results/tiny/train/history.csv")
+    assert list(history["step"]) == [STEPS // 2, STEPS]
+
+
 def test_training_job_got_the_gpu_request_the_profile_states(cluster_run):
-    _, profile, jobs, _ = cluster_run
-    train = jobs["rule_train_model_wildcards_tiny"]
+    _, profile, jobs, _, _ = cluster_run
     stated = profile["set-resources"]["train_model"]
-    assert train["Partition"] == GPU_PARTITION == stated["slurm_partition"]
-    assert train["Account"] == ACCOUNT
-    assert train["TresPerJob"] == "gres:gpu:1"
-    assert minutes(train["TimeLimit"]) == stated["runtime"]
-    assert train["MinMemoryNode"] == f"{stated['mem_mb']}M"
-    trained_inference = jobs["rule_enhance_wildcards_tiny_demo_test"]
+    for train in [job for job in jobs if job["Comment"] == "rule_train_model_wildcards_tiny"]:
+        assert train["Partition"] == GPU_PARTITION == stated["slurm_partition"]
+        assert train["Account"] == ACCOUNT
+        assert train["TresPerJob"] == "gres:gpu:1"
+        assert minutes(train["TimeLimit"]) == stated["runtime"]
+        assert train["MinMemoryNode"] == f"{stated['mem_mb']}M"
+    trained_inference = only(jobs, "rule_enhance_wildcards_tiny_demo_test")
     assert trained_inference["Partition"] == GPU_PARTITION
     assert trained_inference["TresPerJob"] == "gres:gpu:1"
 
 
 def test_cpu_jobs_ask_for_no_gpu(cluster_run):
-    _, profile, jobs, _ = cluster_run
+    _, profile, jobs, _, _ = cluster_run
     for comment in ("rule_demo_corpus_wildcards_demo", "rule_evaluate_wildcards_tiny_demo_test", "rule_report"):
-        assert jobs[comment]["Partition"] == CPU_PARTITION, comment
-        assert "TresPerJob" not in jobs[comment], comment
-    baseline_inference = jobs["rule_enhance_wildcards_noisy_demo_test"]
-    assert "TresPerJob" not in baseline_inference
-    evaluate = jobs["rule_evaluate_wildcards_tiny_demo_test"]
+        assert only(jobs, comment)["Partition"] == CPU_PARTITION, comment
+        assert "TresPerJob" not in only(jobs, comment), comment
+    assert "TresPerJob" not in only(jobs, "rule_enhance_wildcards_noisy_demo_test")
+    evaluate = only(jobs, "rule_evaluate_wildcards_tiny_demo_test")
     assert evaluate["MinMemoryNode"] == f"{profile['set-resources']['evaluate']['mem_mb']}M"
     assert evaluate["CPUs/Task"] == str(TINY["threads"]["evaluate"])
 
 
 def test_sbatch_line_of_training_asks_for_gpu_and_grace(cluster_run):
-    workdir, _, _, log = cluster_run
+    workdir, _, _, log, _ = cluster_run
     calls = [line.split("sbatch call: ", 1)[1] for line in log.splitlines() if "sbatch call: " in line]
     train = [call for call in calls if "rule_train_model" in call]
-    assert len(train) == 1, calls
+    assert len(train) == 2, calls  # the first attempt and its retry
     (workdir / "sbatch_train.txt").write_text(train[0] + "\n")
     print(f"sbatch line of the training job: {train[0]}")
-    assert " --gpus=1" in train[0]
-    assert " --signal=TERM@300" in train[0]
-    assert f" -p {GPU_PARTITION}" in train[0] and f" -A {ACCOUNT}" in train[0]
-
+    for call in train:
+        assert " --gpus=1" in call
+        assert " --signal=TERM@300" in call
+        assert f" -p {GPU_PARTITION}" in call and f" -A {ACCOUNT}" in call
 
 
 def test_job_status_came_from_squeue(cluster_run):
     """Without accounting `sacct` fails: the profile's status command must be the one used."""
-    _, _, _, log = cluster_run
+    log = cluster_run[3]
     commands = set(re.findall(r"Status query timing \(cycle\): command=(\w+)", log))
     assert commands == {"squeue"}
