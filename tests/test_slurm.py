@@ -260,7 +260,7 @@ def test_report_finished_through_slurm(cluster_run):
     assert set(summary["experiment"]) == {"noisy", "tiny"}
     assert [job["JobState"] for job in jobs if job["JobId"] != signalled] == ["COMPLETED"] * (len(jobs) - 1)
     assert {job["Comment"].split("_wildcards_")[0] for job in jobs} == {
-        "rule_demo_corpus", "rule_manifest", "rule_train_model", "rule_enhance", "rule_evaluate", "rule_report"}
+        "rule_prepare", "rule_manifest", "rule_train_model", "rule_enhance", "rule_evaluate", "rule_report"}
 
 
 def test_training_stopped_by_sigterm_resumes_in_the_retry(cluster_run):
@@ -293,7 +293,7 @@ def test_training_job_got_the_gpu_request_the_profile_states(cluster_run):
 
 def test_cpu_jobs_ask_for_no_gpu(cluster_run):
     _, profile, jobs, _, _ = cluster_run
-    for comment in ("rule_demo_corpus_wildcards_demo", "rule_evaluate_wildcards_tiny_demo_test", "rule_report"):
+    for comment in ("rule_prepare_wildcards_demo", "rule_evaluate_wildcards_tiny_demo_test", "rule_report"):
         assert only(jobs, comment)["Partition"] == CPU_PARTITION, comment
         assert "TresPerJob" not in only(jobs, comment), comment
     assert "TresPerJob" not in only(jobs, "rule_enhance_wildcards_noisy_demo_test")
