@@ -1,4 +1,6 @@
 # Helpers shared by the rules: config checks, paths, GPU tagging, rule params.
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -72,17 +74,19 @@ def forget_stale_outputs():
         print(f"sepflow: {path} was made from files that are gone; it will be remade.", file=sys.stderr)
 
 
-
 def uses_cuda():
-    """GPU jobs are tagged gpu=1 only when they will run on CUDA, so --resources gpu=1
-    serialises GPU jobs and leaves CPU-only runs parallel."""
-    if config["device"] == "cpu":
-        return False
-    if config["device"] == "cuda":
+    """Whether GPU jobs ask for a GPU (gpu=1), decided from the config and from where jobs
+    run, never by importing torch: `cuda` always, `cpu` never, and `auto` on a cluster
+    always (the DAG is built on a login node without a GPU; a job falls back to CPU where
+    none is) and locally when this machine has an NVIDIA GPU, so that a CPU-only laptop's
+    `--resources gpu=1` does not run its trainings one at a time."""
+    if config["device"] != "auto":
+        return config["device"] == "cuda"
+    if not workflow.local_exec:
         return True
-    import torch
-
-    return torch.cuda.is_available()
+    nvidia_smi = shutil.which("nvidia-smi")
+    listed = subprocess.run([nvidia_smi, "-L"], capture_output=True, text=True).stdout if nvidia_smi else ""
+    return listed.startswith("GPU")
 
 
 GPU = 1 if uses_cuda() else 0
