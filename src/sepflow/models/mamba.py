@@ -76,13 +76,24 @@ def _linear_scan(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor) -> torch.Te
     return h.flatten(1, 2)[:, :length]
 
 
-def _scan_block(u, delta, A, B, C, h0):
-    """One block: u, delta (n, L, D); B, C (n, L, N); A (D, N); h0 (n, D, N).
-    Returns y (n, L, D) without the skip term, and the last state (n, D, N)."""
+def _scan_block(u, delta, z, B, C, A, D, delta_bias, delta_softplus: bool, h0):
+    """One block of sequences x chunk steps, all per-step work included: u, delta, z
+    (n, L, d_inner); B, C (n, L, d_state); h0 (n, d_inner, d_state). Returns the output
+    (n, L, d_inner) and the last state; the state is only ever this block's."""
+    work = h0.dtype
+    u, delta, B, C = u.to(work), delta.to(work), B.to(work), C.to(work)
+    if delta_bias is not None:
+        delta = delta + delta_bias
+    if delta_softplus:
+        delta = F.softplus(delta)
     decay = torch.exp(delta.unsqueeze(-1) * A)
     drive = (delta * u).unsqueeze(-1) * B.unsqueeze(2)
     h = _linear_scan(decay, drive, h0)
-    y = torch.einsum("nldk,nlk->nld", h, C)
+    y = (h @ C.unsqueeze(-1)).squeeze(-1)
+    if D is not None:
+        y = torch.addcmul(y, u, D)
+    if z is not None:
+        y = y * F.silu(z.to(work))
     return y, h[:, -1]
 
 
@@ -91,42 +102,33 @@ def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_sof
 
     u, delta, z: (batch, d_inner, length); A: (d_inner, d_state); B, C: (batch, d_state,
     length); D, delta_bias: (d_inner,). Returns (batch, d_inner, length) in u's dtype.
-    Computed in float32 (float64 if u is float64), like the reference kernel.
+    Computed in float32 (float64 if u is float64), like the reference kernel. Besides its
+    inputs it allocates the output and one block's working set, whatever the length.
     """
     chunk = chunk or CHUNK
     dtype = u.dtype
     work = torch.float64 if dtype == torch.float64 else torch.float32
-    u_t = u.transpose(1, 2).to(work)
-    delta = delta.to(work)
-    if delta_bias is not None:
-        delta = delta + delta_bias.to(work)[:, None]
-    if delta_softplus:
-        delta = F.softplus(delta)
-    delta = delta.transpose(1, 2)
-    B_t, C_t, A = B.transpose(1, 2).to(work), C.transpose(1, 2).to(work), A.to(work)
-    batch, length, d_inner = u_t.shape
+    batch, d_inner, length = u.shape
     d_state = A.shape[1]
+    u, delta, B, C = u.transpose(1, 2), delta.transpose(1, 2), B.transpose(1, 2), C.transpose(1, 2)
+    z = z.transpose(1, 2) if z is not None else None
+    A = A.to(work)
+    D = D.to(work) if D is not None else None
+    delta_bias = delta_bias.to(work) if delta_bias is not None else None
 
     budget = CUDA_BLOCK_ELEMENTS if u.is_cuda else BLOCK_ELEMENTS
     rows = max(1, budget // (chunk * d_inner * d_state))
-    grad = torch.is_grad_enabled() and any(t.requires_grad for t in (u_t, delta, A, B_t, C_t))
-    out = []
+    grad = torch.is_grad_enabled() and any(
+        t is not None and t.requires_grad for t in (u, delta, A, B, C, D, z, delta_bias))
+    y = torch.empty(batch, length, d_inner, dtype=dtype, device=u.device)
     for r in range(0, batch, rows):
-        h = u_t.new_zeros(min(rows, batch - r), d_inner, d_state)
-        pieces = []
+        h = torch.zeros(min(rows, batch - r), d_inner, d_state, dtype=work, device=u.device)
         for s in range(0, length, chunk):
-            args = (u_t[r:r + rows, s:s + chunk], delta[r:r + rows, s:s + chunk], A,
-                    B_t[r:r + rows, s:s + chunk], C_t[r:r + rows, s:s + chunk], h)
-            y, h = checkpoint(_scan_block, *args, use_reentrant=False) if grad else _scan_block(*args)
-            pieces.append(y)
-        out.append(torch.cat(pieces, dim=1))
-    y = torch.cat(out, dim=0)
-    if D is not None:
-        y = y + u_t * D.to(work)
-    y = y.transpose(1, 2)
-    if z is not None:
-        y = y * F.silu(z.to(work))
-    return y.to(dtype)
+            part = (slice(r, r + rows), slice(s, s + chunk))
+            args = (u[part], delta[part], None if z is None else z[part], B[part], C[part],
+                    A, D, delta_bias, delta_softplus, h)
+            y[part], h = checkpoint(_scan_block, *args, use_reentrant=False) if grad else _scan_block(*args)
+    return y.transpose(1, 2)
 
 
 class Mamba(nn.Module):
