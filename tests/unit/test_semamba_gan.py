@@ -66,7 +66,7 @@ def _recipe(**kw):
 
 def _setup(seed: int = 0):
     torch.manual_seed(seed)
-    model = SEMamba(features=4, blocks=1)
+    model = SEMamba(features=2, blocks=1)
     step = MetricGANStep(model, None, _recipe(), Accelerator(cpu=True), SR, epoch_steps=2)
     return model, step
 

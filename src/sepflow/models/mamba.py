@@ -61,12 +61,14 @@ def _linear_scan(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor) -> torch.Te
     if pad:  # identity steps (a = 1, b = 0) leave the state unchanged
         a = torch.cat([a, a.new_ones(n, pad, *a.shape[2:])], dim=1)
         b = torch.cat([b, b.new_zeros(n, pad, *b.shape[2:])], dim=1)
-    a = a.unflatten(1, (groups, RADIX))
-    b = b.unflatten(1, (groups, RADIX))
-    prefix_a, prefix_b = [a[:, :, 0]], [b[:, :, 0]]
+    # unbind, not indexing: its backward is one stack, where each index's would zero-fill a
+    # whole gradient tensor
+    a = a.unflatten(1, (groups, RADIX)).unbind(2)
+    b = b.unflatten(1, (groups, RADIX)).unbind(2)
+    prefix_a, prefix_b = [a[0]], [b[0]]
     for i in range(1, RADIX):
-        prefix_b.append(torch.addcmul(b[:, :, i], a[:, :, i], prefix_b[-1]))
-        prefix_a.append(a[:, :, i] * prefix_a[-1])
+        prefix_b.append(torch.addcmul(b[i], a[i], prefix_b[-1]))
+        prefix_a.append(a[i] * prefix_a[-1])
     if groups == 1:
         entering = h0.unsqueeze(1)
     else:
