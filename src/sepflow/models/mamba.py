@@ -122,14 +122,26 @@ def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_sof
     rows = max(1, budget // (chunk * d_inner * d_state))
     grad = torch.is_grad_enabled() and any(
         t is not None and t.requires_grad for t in (u, delta, A, B, C, D, z, delta_bias))
-    y = torch.empty(batch, length, d_inner, dtype=dtype, device=u.device)
+    # without autograd the blocks are written into one output; with it they are joined by
+    # cat, whose backward slices (writing into a tensor would clone its whole gradient per block)
+    y = None if grad else torch.empty(batch, length, d_inner, dtype=dtype, device=u.device)
+    rows_out = []
     for r in range(0, batch, rows):
         h = torch.zeros(min(rows, batch - r), d_inner, d_state, dtype=work, device=u.device)
+        pieces = []
         for s in range(0, length, chunk):
             part = (slice(r, r + rows), slice(s, s + chunk))
             args = (u[part], delta[part], None if z is None else z[part], B[part], C[part],
                     A, D, delta_bias, delta_softplus, h)
-            y[part], h = checkpoint(_scan_block, *args, use_reentrant=False) if grad else _scan_block(*args)
+            if grad:
+                out, h = checkpoint(_scan_block, *args, use_reentrant=False)
+                pieces.append(out)
+            else:
+                y[part], h = _scan_block(*args)
+        if grad:
+            rows_out.append(torch.cat(pieces, dim=1))
+    if grad:
+        y = torch.cat(rows_out, dim=0).to(dtype)
     return y.transpose(1, 2)
 
 
