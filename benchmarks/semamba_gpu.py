@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import numpy as np
 import torch
 from accelerate import Accelerator
-from sepflow.models.mamba import Mamba, mamba_ssm_available, selective_scan, use_backend
+from sepflow.models.mamba import mamba_ssm_available, selective_scan, use_backend
 from sepflow.models.semamba import SEMamba
 
 dev = "cuda"
