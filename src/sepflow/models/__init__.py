@@ -20,6 +20,7 @@ from sepflow.errors import SepflowError
 MODELS: dict[str, str] = {
     "demucs": "sepflow.models.demucs:Demucs",
     "gatewave": "sepflow.models.gatewave:GateWave",
+    "semamba": "sepflow.models.semamba:SEMamba",
     "spec_unet": "sepflow.models.spec_unet:SpecUNet",
     "tcm_unet": "sepflow.models.tcm_unet:TCMUNet",
     "waveunet": "sepflow.models.waveunet:WaveUNet",
