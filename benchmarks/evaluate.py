@@ -9,12 +9,17 @@ the noise. Every pool starts its workers with `single_thread_worker` (one thread
 numerical library) and scores one item in each before timing; the last row runs 2 workers
 without it, as evaluation did before. "raw" scores the same items in one worker with the
 packages called directly (pesq, pystoi, the composite distances, speechmos' DNSMOS).
+
+On a machine shared with other jobs, wall-time speed-ups understate what free cores give;
+the CPU seconds per item (all threads of the workers) do not depend on the load: they stay
+flat from 1 to 2 pinned workers, and grow when thread pools oversubscribe the cores.
 """
 
 from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import platform
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -56,6 +61,13 @@ def wrapped(item: tuple, use_dnsmos: bool) -> dict:
     return speech_metrics(*item, SR, dnsmos=use_dnsmos)[0]
 
 
+def cpu_seconds(item: tuple, use_dnsmos: bool) -> float:
+    """CPU time of the worker process (all its threads) spent scoring one item."""
+    start = time.process_time()
+    wrapped(item, use_dnsmos)
+    return time.process_time() - start
+
+
 def raw(item: tuple, use_dnsmos: bool) -> dict:
     """The same numbers from the packages, with no checks, reasons or segmenting."""
     reference, estimate, mixture = item
@@ -80,13 +92,15 @@ def _warm_worker(pin: bool, item: tuple, use_dnsmos: bool) -> None:
     wrapped(item, use_dnsmos)  # DNSMOS sessions, librosa and pystoi imports before timing
 
 
-def _score_all(items: list, use_dnsmos: bool) -> int:
+def _raw_cpu_seconds(items: list, use_dnsmos: bool) -> float:
+    start = time.process_time()
     for item in items:
         raw(item, use_dnsmos)
-    return len(items)
+    return time.process_time() - start
 
 
-def items_per_second(items: list, workers: int, pin: bool, use_dnsmos: bool, direct: bool = False) -> float:
+def measure(items: list, workers: int, pin: bool, use_dnsmos: bool, direct: bool = False) -> tuple[float, float]:
+    """(items per second of wall time, CPU seconds per item summed over the workers)."""
     pool = ProcessPoolExecutor(
         workers,
         mp_context=multiprocessing.get_context("fork"),
@@ -97,10 +111,10 @@ def items_per_second(items: list, workers: int, pin: bool, use_dnsmos: bool, dir
         list(pool.map(time.sleep, [0.0] * workers))  # all workers started and warmed
         start = time.perf_counter()
         if direct:
-            pool.submit(_score_all, items, use_dnsmos).result()
+            cpu = pool.submit(_raw_cpu_seconds, items, use_dnsmos).result()
         else:
-            list(pool.map(wrapped, items, [use_dnsmos] * len(items)))
-        return len(items) / (time.perf_counter() - start)
+            cpu = sum(pool.map(cpu_seconds, items, [use_dnsmos] * len(items)))
+        return len(items) / (time.perf_counter() - start), cpu / len(items)
 
 
 def main() -> None:
@@ -110,21 +124,24 @@ def main() -> None:
     parser.add_argument("--no-dnsmos", dest="dnsmos", action="store_false")
     args = parser.parse_args()
     items = demo_items(args.items, args.seconds)
-    raw_rate = items_per_second(items, 1, True, args.dnsmos, direct=True)
-    one = items_per_second(items, 1, True, args.dnsmos)
-    two = items_per_second(items, 2, True, args.dnsmos)
-    two_unpinned = items_per_second(items, 2, False, args.dnsmos)
-    rows = [
-        ["raw package calls, 1 process", raw_rate, raw_rate / one, ""],
-        ["speech_metrics, 1 process", one, 1.0, f"overhead {raw_rate / one - 1:+.1%}"],
-        ["speech_metrics, 2 processes", two, two / one, ""],
-        ["speech_metrics, 2 processes, threads not pinned", two_unpinned, two_unpinned / one, ""],
-    ]
+    runs = {
+        "raw package calls, 1 process": measure(items, 1, True, args.dnsmos, direct=True),
+        "speech_metrics, 1 process": measure(items, 1, True, args.dnsmos),
+        "speech_metrics, 2 processes": measure(items, 2, True, args.dnsmos),
+        "speech_metrics, 2 processes, threads not pinned": measure(items, 2, False, args.dnsmos),
+    }
+    one_rate, one_cpu = runs["speech_metrics, 1 process"]
+    rows = [[name, rate, rate / one_rate, cpu, cpu / one_cpu] for name, (rate, cpu) in runs.items()]
+    raw_rate, raw_cpu = runs["raw package calls, 1 process"]
     print(
         f"{args.items} items of {args.seconds:g} s, DNSMOS {'on' if args.dnsmos else 'off'}, "
         f"{platform.processor() or platform.machine()}, {multiprocessing.cpu_count()} CPUs"
     )
-    print(tabulate(rows, headers=["run", "items/s", "x 1 process", ""], floatfmt=".2f"))
+    print(tabulate(rows, headers=["run", "items/s", "x 1 process", "CPU s/item", "CPU x 1 process"], floatfmt=".3f"))
+    print(
+        f"overhead of speech_metrics over the raw calls: {raw_rate / one_rate - 1:+.1%} wall time, "
+        f"{one_cpu / raw_cpu - 1:+.1%} CPU time; load average {os.getloadavg()[0]:.1f}"
+    )
 
 
 if __name__ == "__main__":

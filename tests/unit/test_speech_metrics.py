@@ -252,6 +252,15 @@ def test_a_six_minute_item_is_scored_in_segments_without_a_crash(pair):
     assert values["pesq_wb"] == pytest.approx(pesq(reference[first], estimate[first], SR, "wb"), abs=0.1)
 
 
+def test_a_long_item_with_a_silent_stretch_of_estimate_is_not_scored_on_the_rest(pair):
+    reference, _ = _six_minutes(*pair)
+    reference = reference[: 70 * SR]
+    estimate = reference.copy()
+    estimate[: 35 * SR] = 0.0  # the whole first segment
+    with pytest.raises(Unmeasurable, match=r"digitally silent from 0\.0 s"):
+        pesq(reference, estimate, SR, "wb")
+
+
 # --- one thread per worker -------------------------------------------------------------------
 
 
@@ -267,3 +276,12 @@ def test_a_single_thread_worker_pins_every_pool_to_one_thread():
         counts = pool.submit(_thread_counts).result()
     assert counts["pools"] and set(counts["pools"]) == {1}
     assert counts["dnsmos"] == 1
+
+
+def test_provenance_names_the_package_versions():
+    from importlib.metadata import version
+
+    from sepflow.metrics.speech import provenance
+
+    notes = provenance()
+    assert f"pesq {version('pesq')}" in notes["pesq"] and f"speechmos {version('speechmos')}" in notes["dnsmos"]

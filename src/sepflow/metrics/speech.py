@@ -14,6 +14,7 @@ summaries count the failures instead of averaging invented scores.
 from __future__ import annotations
 
 import warnings
+from importlib.metadata import version
 
 import numpy as np
 import pesq as _pesq
@@ -24,6 +25,7 @@ from pystoi.stoi import N_FRAME as _STOI_FRAME
 
 from sepflow.audio import resample, rms_db, si_snr
 from sepflow.metrics import composite
+from sepflow.metrics.dnsmos import DNSMOS_MODEL
 from sepflow.metrics.dnsmos import dnsmos as _dnsmos
 
 COMPOSITE_COLUMNS = ("csig", "cbak", "covl")
@@ -55,6 +57,20 @@ STOI_MIN_S = ((_STOI_FRAMES - 1) * _STOI_FRAME // 2 + _STOI_FRAME) / _STOI_RATE
 """STOI correlates 30 overlapping frames (384 ms) of pystoi's 10 kHz analysis at least."""
 PESQ_CUT_WINDOW_S = 0.1
 """Segments are cut at the centre of the quietest 100 ms of the reference, between pauses."""
+
+
+def provenance() -> dict[str, str]:
+    """How each group of columns was computed (packages, versions, modes), for a table's notes."""
+    return {
+        "pesq": f"pesq {version('pesq')}: MOS-LQO, wb P.862.2 and nb P.862.1, at {PESQ_RATE} Hz; "
+        f"items over {PESQ_SEGMENT_S:g} s scored in segments, duration-weighted mean",
+        "stoi": f"pystoi {version('pystoi')}: STOI and extended STOI",
+        "si_snr": "SI-SNR (zero-mean, Le Roux et al. 2019) and SNR in dB; si_snr_i against the mixture",
+        "composite": "CSIG/CBAK/COVL, Hu & Loizou 2008 (composite.m), with the wb PESQ column",
+        "dnsmos": f"{DNSMOS_MODEL}, onnxruntime {version('onnxruntime')}",
+        "resampler": f"soxr {version('soxr')} HQ to {PESQ_RATE} Hz where a metric needs it",
+        "silence": f"signals below {NEAR_SILENCE_DBFS:g} dBFS RMS are not scored (NaN with a reason)",
+    }
 
 
 class Unmeasurable(Exception):
@@ -95,7 +111,8 @@ def pesq(reference: np.ndarray, estimate: np.ndarray, sample_rate: int, mode: st
 
     Items longer than PESQ_SEGMENT_S are scored in segments whose scores are averaged with
     their durations as weights; segments without speech (PESQ finds no utterance) are left
-    out. Raises Unmeasurable when nothing can be scored.
+    out. Raises Unmeasurable when nothing can be scored or a segment of the estimate is
+    digitally silent (leaving it out would flatter the estimate).
     """
     reference, estimate = _as_signal(reference), _as_signal(estimate)
     if sample_rate != PESQ_RATE:
@@ -103,6 +120,11 @@ def pesq(reference: np.ndarray, estimate: np.ndarray, sample_rate: int, mode: st
         estimate = resample(estimate, sample_rate, PESQ_RATE).astype(np.float64)
     scores, weights, failures = [], [], []
     for segment in pesq_segments(reference, PESQ_RATE):
+        if not np.any(estimate[segment]):  # the package fails on it ("cannot convert float NaN")
+            raise Unmeasurable(
+                f"the estimate is digitally silent from {segment.start / PESQ_RATE:.1f} s to "
+                f"{segment.stop / PESQ_RATE:.1f} s, which PESQ cannot score"
+            )
         try:
             scores.append(_pesq.pesq(PESQ_RATE, reference[segment], estimate[segment], mode))
             weights.append(segment.stop - segment.start)
