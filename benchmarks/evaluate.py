@@ -10,9 +10,11 @@ numerical library) and scores one item in each before timing; the last row runs 
 without it, as evaluation did before. "raw" scores the same items in one worker with the
 packages called directly (pesq, pystoi, the composite distances, speechmos' DNSMOS).
 
-On a machine shared with other jobs, wall-time speed-ups understate what free cores give;
-the CPU seconds per item (all threads of the workers) do not depend on the load: they stay
-flat from 1 to 2 pinned workers, and grow when thread pools oversubscribe the cores.
+On a machine shared with other jobs, wall-time speed-ups say little: with Linux's autogroup
+scheduling all processes of one session share one session's CPU share, so a second worker
+gains nothing while other sessions are busy. The CPU seconds per item (all threads of the
+workers) do not depend on the load: they stay flat from 1 to 2 pinned workers, which is
+what lets free cores give a linear speed-up, and grow when thread pools oversubscribe.
 """
 
 from __future__ import annotations
@@ -86,10 +88,19 @@ def raw(item: tuple, use_dnsmos: bool) -> dict:
     return scores
 
 
-def _warm_worker(pin: bool, item: tuple, use_dnsmos: bool) -> None:
+_all_warm = None  # a barrier of all workers, set by the initializer
+
+
+def _warm_worker(pin: bool, item: tuple, use_dnsmos: bool, barrier) -> None:
+    global _all_warm
     if pin:
         single_thread_worker()
     wrapped(item, use_dnsmos)  # DNSMOS sessions, librosa and pystoi imports before timing
+    _all_warm = barrier
+
+
+def _wait_for_all_workers(_) -> None:
+    _all_warm.wait()  # one such task per worker: each passes only when every worker is warm
 
 
 def _raw_cpu_seconds(items: list, use_dnsmos: bool) -> float:
@@ -101,14 +112,15 @@ def _raw_cpu_seconds(items: list, use_dnsmos: bool) -> float:
 
 def measure(items: list, workers: int, pin: bool, use_dnsmos: bool, direct: bool = False) -> tuple[float, float]:
     """(items per second of wall time, CPU seconds per item summed over the workers)."""
+    context = multiprocessing.get_context("fork")
     pool = ProcessPoolExecutor(
         workers,
-        mp_context=multiprocessing.get_context("fork"),
+        mp_context=context,
         initializer=_warm_worker,
-        initargs=(pin, items[0], use_dnsmos),
+        initargs=(pin, items[0], use_dnsmos, context.Barrier(workers)),
     )
     with pool:
-        list(pool.map(time.sleep, [0.0] * workers))  # all workers started and warmed
+        list(pool.map(_wait_for_all_workers, range(workers)))
         start = time.perf_counter()
         if direct:
             cpu = pool.submit(_raw_cpu_seconds, items, use_dnsmos).result()
