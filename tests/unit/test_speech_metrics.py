@@ -237,6 +237,7 @@ def _six_minutes(clean: np.ndarray, noisy: np.ndarray) -> tuple[np.ndarray, np.n
     return np.concatenate(reference)[: 360 * SR], np.concatenate(mixture)[: 360 * SR]
 
 
+@pytest.mark.slow  # about 20 s of CPU: 45 s to 2 min of wall time on the shared 2-core machine
 def test_a_six_minute_item_is_scored_in_segments_without_a_crash(pair):
     # The bare pesq package dies with SIGSEGV on this item (more than 50 utterances).
     reference, mixture = _six_minutes(*pair)
