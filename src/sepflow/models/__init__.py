@@ -21,6 +21,7 @@ MODELS: dict[str, str] = {
     "gatewave": "sepflow.models.gatewave:GateWave",
     "spec_unet": "sepflow.models.spec_unet:SpecUNet",
     "tcm_unet": "sepflow.models.tcm_unet:TCMUNet",
+    "unet1d": "sepflow.models.unet1d:UNet1D",
     "waveunet": "sepflow.models.waveunet:WaveUNet",
 }
 
