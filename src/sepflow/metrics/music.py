@@ -3,7 +3,9 @@
 BSSEval v4 scores all stems of a track jointly (the interference of one stem is measured
 against the others) over 1 s frames: SDR, SIR, SAR and ISR per stem and frame. A frame in
 which any reference or any estimate is digitally silent has no score (museval gives NaN for
-every stem in it). A track's score per stem is the median over its scored frames, and a
+every stem in it), and museval refuses a track where a whole reference or estimate is
+silent, so that track's BSSEval values are NaN for every stem (SI-SDR is still scored for
+the stems where it is defined). A track's score per stem is the median over its scored frames, and a
 test set's the median over tracks (`median_over_tracks`). SI-SDR over the whole stem, all
 channels together, sits beside them. Undefined values stay NaN, never a stand-in number.
 """
@@ -50,10 +52,14 @@ def music_metrics(references: Mapping[str, np.ndarray], estimates: Mapping[str, 
     est = np.stack([np.asarray(estimates[n], dtype=np.float64) for n in names])
     if ref.ndim != 3 or ref.shape != est.shape:
         raise ValueError(f"references {ref.shape} and estimates {est.shape} must both be (sources, time, channels)")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # log10 of 0 in frames museval scores as -inf
-        sdr, isr, sir, sar = museval.evaluate(ref, est, win=sample_rate, hop=sample_rate, mode="v4")
-    frames = {"sdr": sdr, "sir": sir, "sar": sar, "isr": isr}
+    silent = [not np.any(signal) for signal in (*ref, *est)]
+    if any(silent):
+        frames = {key: np.full((len(names), 1), np.nan) for key in BSS_METRICS}
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # log10 of 0 in frames museval scores as -inf
+            sdr, isr, sir, sar = museval.evaluate(ref, est, win=sample_rate, hop=sample_rate, mode="v4")
+        frames = {"sdr": sdr, "sir": sir, "sar": sar, "isr": isr}
     return [
         {"source": name, **{key: _nanmedian(np.asarray(frames[key][j], dtype=np.float64)) for key in BSS_METRICS},
          "si_sdr": si_sdr(est[j], ref[j])}
