@@ -17,7 +17,7 @@ from sepflow.models import build_model, count_parameters  # noqa: E402
 from sepflow.models.unet1d import MUSIC_SOURCES  # noqa: E402
 
 SR = MUSIC_SAMPLE_RATE
-SECONDS = 2.0
+SECONDS = 1.0  # one museval frame: BSSEval v4 solves a 4096-wide system per track
 
 
 @pytest.fixture(scope="module")
@@ -46,12 +46,7 @@ def score(track, estimates: np.ndarray) -> dict[str, dict]:
 def scores(track):
     """museval is slow: each estimate of the test track is scored once for all tests."""
     mixture, stems = track.audio.T, as_stems(track)
-    estimates = {
-        "perfect": stems,
-        "noisy": stems + np.random.default_rng(0).normal(0, 0.01, stems.shape),
-        "mixture": mixture_baseline(mixture, 4),
-        "oracle": oracle_irm(mixture, stems),
-    }
+    estimates = {"mixture": mixture_baseline(mixture, 4), "oracle": oracle_irm(mixture, stems)}
     return {name: score(track, est) for name, est in estimates.items()}
 
 
@@ -91,9 +86,13 @@ def test_stereo_unet1d_refuses_mono_input():
         build_model("unet1d", channels=2)(torch.randn(1, 1, 100))
 
 
-def test_perfect_estimate_scores_far_above_a_noisy_one(scores):
-    perfect, degraded = scores["perfect"], scores["noisy"]
-    for name in MUSIC_SOURCES:
+def test_perfect_estimate_scores_far_above_a_noisy_one(track):
+    names = ("vocals", "drums")  # two stems keep museval quick
+    refs = {n: track.targets[n].audio for n in names}
+    noise = np.random.default_rng(0).normal(0, 0.01, refs["vocals"].shape)
+    perfect = {r["source"]: r for r in music_metrics(refs, refs, track.rate)}
+    degraded = {r["source"]: r for r in music_metrics(refs, {n: a + noise for n, a in refs.items()}, track.rate)}
+    for name in names:
         assert perfect[name]["sdr"] > degraded[name]["sdr"] + 30
         assert perfect[name]["si_sdr"] > degraded[name]["si_sdr"] + 30
 
