@@ -16,7 +16,6 @@ import platform
 import tempfile
 import time
 
-import numpy as np
 import torch
 from tabulate import tabulate
 
