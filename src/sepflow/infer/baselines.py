@@ -1,6 +1,8 @@
 """Separators that need no training, so every report has reference rows: the unprocessed
-mixture as every source's estimate, and a classical spectral-gating denoiser (noisereduce)
-for speech. Each maps (channels, T) audio to (sources, channels, T) estimates."""
+mixture as every source's estimate (the floor), a classical spectral-gating denoiser
+(noisereduce) for speech, and the oracle ideal ratio mask (the ceiling of masking, from the
+true sources). Each maps (channels, T) audio to (sources, channels, T) estimates; one that
+`uses_references` also receives the true sources (sources, channels, T)."""
 
 from __future__ import annotations
 
@@ -9,13 +11,14 @@ from collections.abc import Callable
 import numpy as np
 
 from sepflow.errors import SepflowError
+from sepflow.infer.separation_baselines import mixture_baseline, oracle_irm
 
 Separator = Callable[[np.ndarray], np.ndarray]
 
 
 def mixture(sample_rate: int, sources: tuple[str, ...]) -> Separator:
     """The unprocessed input for every source: the floor every model must beat."""
-    return lambda audio: np.repeat(audio[None], len(sources), axis=0)
+    return lambda audio: mixture_baseline(audio, len(sources))
 
 
 def spectral_gating(sample_rate: int, sources: tuple[str, ...], stationary: bool = False,
@@ -33,10 +36,23 @@ def spectral_gating(sample_rate: int, sources: tuple[str, ...], stationary: bool
     return process
 
 
+class OracleIRM:
+    """The ideal ratio mask of the true sources applied to the mixture's STFT."""
+
+    uses_references = True
+
+    def __init__(self, sample_rate: int, sources: tuple[str, ...], n_fft: int = 4096, hop: int = 1024):
+        self.n_fft, self.hop = n_fft, hop
+
+    def __call__(self, audio: np.ndarray, references: np.ndarray) -> np.ndarray:
+        return oracle_irm(audio, references, self.n_fft, self.hop)
+
+
 BASELINES: dict[str, Callable[..., Separator]] = {
     "noisy": mixture,
     "mixture": mixture,
     "spectral_gating": spectral_gating,
+    "oracle_irm": OracleIRM,
 }
 
 

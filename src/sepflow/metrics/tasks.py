@@ -2,7 +2,8 @@
 
 A metric set takes the references and estimates of one item by source, each (channels, T)
 and cut to one length, with the mixture and the sample rate, and returns the item's rows:
-one row for speech, one per source for music (with a `source` column). Evaluation writes
+one row for speech, one per source for music (with a `source` column); options of a
+set (dnsmos=False) come from the workflow's evaluation settings. Evaluation writes
 whatever columns the rows have, so a new metric needs no change outside its set.
 """
 
@@ -12,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from sepflow.audio import si_snr
+from sepflow.metrics.music import music_metrics
 from sepflow.metrics.speech import SPEECH_COLUMNS, speech_metrics
 
 Rows = list[dict]
@@ -32,13 +33,9 @@ def speech_rows(references: dict[str, np.ndarray], estimates: dict[str, np.ndarr
 
 def music_rows(references: dict[str, np.ndarray], estimates: dict[str, np.ndarray], mixture: np.ndarray,
                sample_rate: int, **options) -> Rows:
-    """Per source: SI-SDR of the estimate over all channels, and of the mixture for reference."""
-    rows = []
-    for name, reference in references.items():
-        score = si_snr(estimates[name].reshape(-1), reference.reshape(-1))
-        floor = si_snr(mixture.reshape(-1), reference.reshape(-1))
-        rows.append({"source": name, "si_sdr": score, "si_sdr_mixture": floor, "si_sdr_i": score - floor})
-    return rows
+    """Per source: museval's BSSEval v4 (SDR, SIR, SAR, ISR; median over 1 s frames) and SI-SDR."""
+    return music_metrics({name: ref.T for name, ref in references.items()},
+                         {name: estimates[name].T for name in references}, sample_rate)
 
 
 METRIC_SETS: dict[str, Callable[..., Rows]] = {"speech": speech_rows, "music": music_rows}

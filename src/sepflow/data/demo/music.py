@@ -128,18 +128,22 @@ def _track(rng: np.random.Generator, seconds: float, speakers: list[Speaker]) ->
     return {**dict(zip(STEMS, scaled)), "mixture": mixture}
 
 
-def synthesize_music(out_dir: str | os.PathLike, n_train: int = 8, n_test: int = 3, seed: int = 0, seconds: float = 10.0) -> dict:
-    """Write the MUSDB18-style set into out_dir (replacing it); return {split: [track names]}."""
-    for key, value in (("n_train", n_train), ("n_test", n_test), ("seed", seed)):
+def synthesize_music(out_dir: str | os.PathLike, n_train: int = 8, n_test: int = 3, seed: int = 0, seconds: float = 10.0,
+                     n_valid: int = 0) -> dict:
+    """Write the MUSDB18-style set into out_dir (replacing it); return {split: [track names]}.
+    A valid split (for model selection, its own vocal speakers) is written when n_valid > 0."""
+    for key, value in (("n_train", n_train), ("n_valid", n_valid), ("n_test", n_test), ("seed", seed)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise SepflowError(f"demo music config: {key} must be a whole number >= 0, got {value!r}.")
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 1.0 <= seconds <= 120.0:
         raise SepflowError(f"demo music config: seconds must be a number in [1, 120], got {seconds!r}.")
-    panels = speaker_panels(["music-train", "music-test"], seed)
+    panels = speaker_panels(["music-train", "music-test", "music-valid"], seed)
 
     def build(staging: Path) -> dict:
         names: dict[str, list[str]] = {}
-        for split, count in (("train", n_train), ("test", n_test)):
+        for split, count in (("train", n_train), ("valid", n_valid), ("test", n_test)):
+            if split == "valid" and not count:
+                continue
             names[split] = []
             (staging / split).mkdir()
             for k in range(count):

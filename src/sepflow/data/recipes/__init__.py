@@ -27,6 +27,7 @@ from sepflow.errors import SepflowError
 
 RECIPES: dict[str, str] = {
     "demo": "sepflow.data.recipes.demo",
+    "demo_music": "sepflow.data.recipes.demo_music",
     "dns": "sepflow.data.recipes.dns",
     "musan": "sepflow.data.recipes.musan",
     "musdb": "sepflow.data.recipes.musdb",
