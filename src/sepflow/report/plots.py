@@ -162,7 +162,7 @@ def plot_spectrograms(rows: list[tuple[str, list[tuple[str, np.ndarray]]]], samp
     (mixture, reference, each experiment's estimate); 80 dB range below each row's peak."""
     columns = len(rows[0][1])
     fig = _figure(2.6 * columns + 0.5, 2.2 * len(rows))
-    axes = fig.subplots(len(rows), columns, squeeze=False, sharex=True, sharey=True)
+    axes = fig.subplots(len(rows), columns, squeeze=False, sharey=True)
     for r, (label, signals) in enumerate(rows):
         specs = [(name, *_spectrogram_db(audio, sample_rate)) for name, audio in signals]
         top = max(db.max() for *_, db in specs)
