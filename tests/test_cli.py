@@ -140,3 +140,21 @@ def test_evaluate_names_a_missing_estimate(tmp_path, capsys):
     _noise(tmp_path / "clean/x.wav", 0.5, 16000, 1)
     assert main(["evaluate", str(tmp_path / "est"), str(tmp_path / "clean")]) == 2
     assert "no estimate for" in capsys.readouterr().err
+
+
+class _Music:
+    sample_rate, task, sources, channels = 44100, "music", ("vocals", "drums", "bass", "other"), 2
+
+
+def test_music_checkpoint_writes_stems_per_file(tmp_path):
+    args = {"channels": 2, "basis": 8, "basis_kernel": 16, "hidden": 4, "depth": 2}
+    torch.manual_seed(0)
+    model = build_model("unet1d", **args).eval()
+    checkpoint = atomic_save(model_checkpoint("unet1d", args, _Music, model), tmp_path / "music.pt")
+    (tmp_path / "songs").mkdir()
+    _noise(tmp_path / "songs/song.wav", 0.5, 48000, 1)  # mono 48 kHz into a stereo 44.1 kHz model
+    assert main(["enhance", str(checkpoint), str(tmp_path / "songs"), str(tmp_path / "stems"), "--quiet"]) == 0
+    stems = sorted(p.name for p in (tmp_path / "stems/song").iterdir())
+    assert stems == ["bass.wav", "drums.wav", "other.wav", "vocals.wav"]
+    info = sf.info(tmp_path / "stems/song/vocals.wav")
+    assert (info.samplerate, info.channels, info.frames) == (48000, 1, 24000)

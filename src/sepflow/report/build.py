@@ -50,7 +50,7 @@ def _read_frames(metrics_csvs: dict[tuple[str, str], str | Path]) -> dict[tuple[
     return frames
 
 
-def _with_model_facts(summary: pd.DataFrame, facts: dict[str, dict[str, float]]) -> pd.DataFrame:
+def with_model_facts(summary: pd.DataFrame, facts: dict[str, dict[str, float]]) -> pd.DataFrame:
     """Parameters and real-time factor after the item count (empty for baselines)."""
     summary = summary.copy()
     at = summary.columns.get_loc("n") + 1
@@ -92,7 +92,7 @@ def build_report(metrics_csvs: dict[tuple[str, str], str | Path], out_dir: str |
     """Write summary.csv/.md, tables/, plots/, metrics.png and index.html; return the summary."""
     out_dir = Path(out_dir)
     frames = _read_frames(metrics_csvs)
-    summary = _with_model_facts(summarize(frames), model_facts or {})
+    summary = with_model_facts(summarize(frames), model_facts or {})
     write_tables(summary, out_dir)
     plot_metrics(frames, out_dir / "metrics.png",
                  [m for m in PLOTTED if any(m in f for f in frames.values())][:3] or ("si_snr_i",))

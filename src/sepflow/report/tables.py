@@ -151,7 +151,7 @@ def readable_table(summary: pd.DataFrame) -> tuple[pd.DataFrame, str]:
 def to_markdown(summary: pd.DataFrame) -> str:
     """The readable table of one test set as Markdown, with its note."""
     table, note = readable_table(summary)
-    return table.to_markdown(index=False) + f"\n\n{note}\n"
+    return table.to_markdown(index=False, disable_numparse=True) + f"\n\n{note}\n"  # keep the decimals
 
 
 def by_testset(summary: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
