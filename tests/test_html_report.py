@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from matplotlib.image import imread
-
 from snakemake_runs import snakemake, write_config
 from test_workflow import TINY
 

@@ -140,7 +140,8 @@ def enhance(args: argparse.Namespace) -> None:
 
     output = Path(args.output)
     if root is None and len(sources) == 1 and output.is_dir():
-        raise SepflowError(f"{output} is a folder; give the output file's name, e.g. {output / Path(args.input).with_suffix('.wav').name}")
+        example = output / Path(args.input).with_suffix(".wav").name
+        raise SepflowError(f"{output} is a folder; give the output file's name, e.g. {example}")
     durations = [audio_info(f).frames / audio_info(f).sample_rate for f in files]
     advance, close = _progress(sum(durations), args.quiet)
     try:

@@ -15,10 +15,10 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 import pandas as pd
-from scipy import signal
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
+from scipy import signal
 
 from sepflow.files import write_atomic
 from sepflow.report.tables import LABELS

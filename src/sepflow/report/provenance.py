@@ -35,9 +35,12 @@ def git_commit(where: str | Path | None = None) -> str:
     """The commit of the git checkout holding sepflow's code, with '+changes' when the tree
     differs from it; 'not a git checkout' otherwise."""
     where = Path(where or Path(sepflow.__file__).parent)
+
+    def run(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(where), *args], capture_output=True, text=True,
+                              timeout=30, check=True).stdout.strip()
+
     try:
-        run = lambda *args: subprocess.run(["git", "-C", str(where), *args], capture_output=True, text=True,
-                                           timeout=30, check=True).stdout.strip()
         commit = run("rev-parse", "HEAD")
         return commit + ("+changes" if run("status", "--porcelain", "--untracked-files=no") else "")
     except (OSError, subprocess.SubprocessError):
