@@ -141,8 +141,8 @@ def plot_training(histories: dict[str, pd.DataFrame], path: str | os.PathLike) -
     colours = matplotlib.colormaps["tab10"]
     for e, (experiment, history) in enumerate(histories.items()):
         colour = colours(e % colours.N)
-        loss_ax.plot(history["step"], history["train_loss"], color=colour, label=f"{experiment} train")
-        loss_ax.plot(history["step"], history["valid_loss"], color=colour, linestyle="--", label=f"{experiment} valid")
+        loss_ax.plot(history["step"], history["train_loss"], color=colour, marker=".", label=f"{experiment} train")
+        loss_ax.plot(history["step"], history["valid_loss"], color=colour, linestyle="--", marker=".", label=f"{experiment} valid")
         snr_ax.plot(history["step"], history["valid_si_snr"], color=colour, marker=".", label=experiment)
     loss_ax.set(xlabel="step", ylabel="loss", title="loss (solid: training, dashed: validation)")
     snr_ax.set(xlabel="step", ylabel="dB", title="validation SI-SNR")
