@@ -89,3 +89,78 @@ def test_plot_leaves_out_metrics_no_frame_has(tmp_path):
     assert plot_metrics(music, tmp_path / "music.png", metrics=("sdr", "pesq")).is_file()
     with pytest.raises(ValueError, match="none of the requested metrics"):
         plot_metrics(music, tmp_path / "none.png")
+
+
+def test_reasons_column_is_not_a_metric():
+    """An all-empty reasons column reads back from CSV as NaN floats; it is not scored."""
+    frame = pd.DataFrame({"id": ["a", "b"], "pesq_wb": [2.0, 3.0], "reasons": [np.nan, np.nan]})
+    summary = summarize({("model", "demo/test"): frame})
+    assert not any(c.startswith("reasons") for c in summary.columns)
+
+
+def test_markdown_per_test_set_has_model_facts_and_only_its_metrics(tmp_path, frames):
+    from sepflow.report.build import with_model_facts
+    from sepflow.report.tables import by_testset, to_markdown
+    summary = summarize({**frames, ("unet1d", "musdb/test"): pd.DataFrame(
+        {"id": ["t1", "t1", "t2", "t2"], "source": ["vocals", "drums"] * 2, "sdr": [4.0, 6.0, 5.0, 7.0]})})
+    summary = with_model_facts(summary, {"spec_unet": {"parameters": 1_234_567, "rtf": 0.0123},
+                                         "unet1d": {"parameters": 2_000, "rtf": 0.5}})
+    assert summary["parameters"].isna().tolist() == [True, False, False, False, False]
+    parts = dict(by_testset(summary))
+    speech = to_markdown(parts["demo_test"])
+    assert "1.23 M" in speech and "0.0123" in speech and "SDR" not in speech
+    music = to_markdown(parts["musdb/test"])
+    assert "| vocals" in music and "| 4.50 " in music and "| 6.50 " in music  # median over tracks, dB to 2 decimals
+    assert "PESQ" not in music and "Median over tracks." in music
+
+
+def test_bars_training_and_spectrogram_figures_are_pngs(tmp_path, frames):
+    from sepflow.report.plots import plot_bars, plot_spectrograms, plot_training
+    summary = summarize(frames)
+    assert imread(plot_bars(summary, ["pesq", "si_snr_i"], tmp_path / "bars.png")).shape[1] > 400
+    history = pd.DataFrame({"step": [3, 6], "train_loss": [0.5, 0.4], "valid_loss": [0.6, 0.5],
+                            "valid_si_snr": [1.0, 2.0], "lr": [1e-3, 1e-3], "seconds": [1.0, 2.0]})
+    assert plot_training({"tiny": history}, tmp_path / "curves.png").read_bytes()[:8] == PNG_SIGNATURE
+    rng = np.random.default_rng(0)
+    signals = [(name, rng.standard_normal((1, 8000)).astype(np.float32)) for name in ("mixture", "reference", "model")]
+    image = imread(plot_spectrograms([("item", signals), ("other item", signals)], 16000, tmp_path / "spec.png"))
+    assert image.shape[0] > 300 and image[..., :3].std() > 0.05
+
+
+def test_wav_uri_round_trips():
+    import base64
+    import io
+
+    import soundfile as sf
+
+    from sepflow.report.html import wav_uri
+    audio = (0.5 * np.sin(np.linspace(0, 100, 1600)))[None].astype(np.float32)
+    uri = wav_uri(audio, 16000)
+    assert uri.startswith("data:audio/wav;base64,")
+    decoded, rate = sf.read(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])))
+    assert rate == 16000 and np.abs(decoded - audio[0]).max() < 1e-4
+
+
+def test_model_facts_count_parameters_and_measure_rtf(tmp_path):
+    import torch
+
+    from sepflow.infer.speed import model_facts
+    from sepflow.models import build_model, count_parameters
+    from sepflow.models.checkpoint import atomic_save, model_checkpoint
+
+    class Speech:
+        sample_rate, task, sources, channels = 16000, "speech", ("speech",), 1
+
+    model = build_model("gatewave", hidden=8, depth=2)
+    path = atomic_save(model_checkpoint("gatewave", {"hidden": 8, "depth": 2}, Speech, model), tmp_path / "m.pt")
+    facts = model_facts({"tiny": path})["tiny"]
+    assert facts["parameters"] == count_parameters(model) == sum(
+        p.numel() for p in model.parameters())
+    assert 0 < facts["rtf"] < 1
+    assert torch.get_num_threads() >= 1
+
+
+def test_git_commit_of_this_checkout():
+    from sepflow.report.provenance import git_commit
+    commit = git_commit()
+    assert commit == "not a git checkout" or len(commit.split("+")[0]) == 40

@@ -24,7 +24,7 @@ RESULTS = config["results_dir"]
 EXPERIMENTS = config["experiments"]
 TRAINED = trained_experiments(config)
 TARGETS = evaluation_targets(config)
-REPORT_FILES = [f"{RESULTS}/report/summary.csv", f"{RESULTS}/report/summary.md", f"{RESULTS}/report/metrics.png"]
+REPORT_FILES = [f"{RESULTS}/report/{name}" for name in ("summary.csv", "summary.md", "metrics.png", "index.html")]
 
 
 wildcard_constraints:

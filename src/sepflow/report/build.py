@@ -1,27 +1,125 @@
-"""The report stage: read every metrics.csv and write the tables and the plot."""
+"""The report stage: read every metrics.csv, write the tables, the figures and one HTML page.
+
+Inputs are plain paths and dicts (the workflow script gathers them), so the report can be
+rebuilt from a results folder without Snakemake:
+
+- metrics_csvs: {(experiment, test set): per-item CSV}
+- model_facts: {experiment: {"parameters", "rtf"}} of trained models
+- histories: {experiment: train/history.csv}
+- examples: {test set: Examples} (a few items' audio paths, for spectrograms and players)
+- provenance: {test set: {what: how}} printed under each table
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from sepflow.audio import read_audio
 from sepflow.errors import SepflowError
-from sepflow.report.plots import plot_metrics
-from sepflow.report.tables import summarize, write_tables
+from sepflow.files import write_atomic
+from sepflow.report.html import Section, render_page, wav_uri
+from sepflow.report.plots import plot_bars, plot_distributions, plot_metrics, plot_spectrograms, plot_training
+from sepflow.report.tables import by_testset, readable_table, summarize, testset_slug, write_tables
+
+PLOTTED = ("pesq_wb", "pesq", "stoi", "estoi", "si_snr_i", "dnsmos_ovrl", "sdr", "si_sdr", "si_sdr_i")
+"""Metrics drawn in the figures (those a test set has); the tables show every metric."""
+AUDIO_SECONDS = 4.0
+"""Audio examples are cut to this length to keep the page small."""
 
 
-def build_report(metrics_csvs: dict[tuple[str, str], str | Path], out_dir: str | Path) -> pd.DataFrame:
-    """metrics_csvs maps (experiment, test set) to its per-item CSV; returns the summary."""
+@dataclass
+class Examples:
+    """A few items of one test set: sample rate, sources, and per item its mixture and
+    references ({source: path}) and each experiment's estimates ({experiment: {source: path}})."""
+    sample_rate: int
+    sources: list[str]
+    items: list[dict]
+
+
+def _read_frames(metrics_csvs: dict[tuple[str, str], str | Path]) -> dict[tuple[str, str], pd.DataFrame]:
     frames = {}
     for key, path in metrics_csvs.items():
         try:
             frames[key] = pd.read_csv(path)
         except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
             raise SepflowError(f"cannot read {path}: {exc}; rerun its evaluate rule.") from None
+    return frames
+
+
+def with_model_facts(summary: pd.DataFrame, facts: dict[str, dict[str, float]]) -> pd.DataFrame:
+    """Parameters and real-time factor after the item count (empty for baselines)."""
+    summary = summary.copy()
+    at = summary.columns.get_loc("n") + 1
+    for offset, column in enumerate(("parameters", "rtf")):
+        values = summary["experiment"].map(lambda e: facts.get(e, {}).get(column, np.nan))
+        summary.insert(at + offset, column, values.astype("Int64") if column == "parameters" else values)
+    return summary
+
+
+def _signals(item: dict, source: str, experiments: list[str], sample_rate: int) -> list[tuple[str, np.ndarray]]:
+    """(name, (channels, samples)) for mixture, reference and each experiment, cut to one length."""
+    named = [("mixture", item["mixture"]), (f"reference ({source})", item["references"][source]),
+             *[(experiment, item["estimates"][experiment][source]) for experiment in experiments]]
+    audio = [(name, read_audio(path, expected_sr=sample_rate)[0]) for name, path in named]
+    n = min(a.shape[-1] for _, a in audio)
+    return [(name, a[:, :n]) for name, a in audio]
+
+
+def _example_panels(examples: Examples, experiments: list[str], out: Path) -> tuple[Path, list]:
+    """The spectrogram grid (every source of each item) and audio players (first source)."""
+    rows, players = [], []
+    for item in examples.items:
+        for s, source in enumerate(examples.sources):
+            signals = _signals(item, source, experiments, examples.sample_rate)
+            label = item["id"] if len(examples.sources) == 1 else f"{item['id']} {source}"
+            rows.append((label, signals))
+            if s == 0:
+                clip = round(AUDIO_SECONDS * examples.sample_rate)
+                players.append((label, [(name, wav_uri(a[:, :clip], examples.sample_rate)) for name, a in signals]))
+    return plot_spectrograms(rows, examples.sample_rate, out), players
+
+
+def build_report(metrics_csvs: dict[tuple[str, str], str | Path], out_dir: str | Path, *,
+                 model_facts: dict[str, dict[str, float]] | None = None,
+                 histories: dict[str, str | Path] | None = None,
+                 examples: dict[str, Examples] | None = None,
+                 provenance: dict[str, dict[str, str]] | None = None,
+                 run: dict[str, str] | None = None) -> pd.DataFrame:
+    """Write summary.csv/.md, tables/, plots/, metrics.png and index.html; return the summary."""
     out_dir = Path(out_dir)
-    summary = summarize(frames)
+    frames = _read_frames(metrics_csvs)
+    summary = with_model_facts(summarize(frames), model_facts or {})
     write_tables(summary, out_dir)
-    plot_metrics(frames, out_dir / "metrics.png")
+    plot_metrics(frames, out_dir / "metrics.png",
+                 [m for m in PLOTTED if any(m in f for f in frames.values())][:3] or ("si_snr_i",))
+
+    sections = []
+    for testset, part in by_testset(summary):
+        slug = testset_slug(testset)
+        metrics = [m for m in PLOTTED if f"{m}_mean" in part]
+        table, note = readable_table(part)
+        section = Section(testset, table, note, (provenance or {}).get(testset, {}))
+        if metrics:
+            section.figures.append(("Mean and 95% confidence interval",
+                                    plot_bars(part, metrics, out_dir / "plots" / f"bars_{slug}.png")))
+            per_item = {e: f for (e, t), f in frames.items() if t == testset}
+            section.figures.append(("Per-item distributions",
+                                    plot_distributions(per_item, metrics, out_dir / "plots" / f"items_{slug}.png")))
+        if examples and testset in examples:
+            experiments = list(dict.fromkeys(part["experiment"]))
+            panel, section.audio = _example_panels(examples[testset], experiments, out_dir / "plots" / f"spectrograms_{slug}.png")
+            section.figures.append(("Spectrograms: mixture, reference and each experiment", panel))
+        sections.append(section)
+
+    extra = []
+    curves = {e: pd.read_csv(p) for e, p in (histories or {}).items() if Path(p).is_file()}
+    curves = {e: h for e, h in curves.items() if len(h)}
+    if curves:
+        extra.append(("Training curves", plot_training(curves, out_dir / "plots" / "training.png")))
+    write_atomic(out_dir / "index.html", render_page(sections, run or {}, extra))
     print((out_dir / "summary.md").read_text())
     return summary

@@ -1,7 +1,8 @@
-"""The report figure: per-item metric distributions, one box per experiment and test set.
+"""The report's figures: per-item metric distributions, metric bars with intervals,
+training curves and spectrogram panels.
 
 Boxes show spread, not only means, so a model that helps most items but ruins a few is
-visible. The figure is drawn with the Agg canvas directly (no pyplot state, no display).
+visible. Figures are drawn with the Agg canvas directly (no pyplot state, no display).
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
+from scipy import signal
 
 from sepflow.files import write_atomic
 from sepflow.report.tables import LABELS
@@ -79,3 +82,97 @@ def plot_metrics(
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=150)
     return write_atomic(path, buffer.getvalue())
+
+
+def _figure(width: float, height: float) -> Figure:
+    fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig: Figure, path: str | os.PathLike) -> Path:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    return write_atomic(path, buffer.getvalue())
+
+
+def plot_bars(summary: pd.DataFrame, metrics: Sequence[str], path: str | os.PathLike) -> Path:
+    """One panel per metric of one test set: a bar per experiment (grouped by source for
+    music) at the mean, with the 95% confidence interval of the mean as the error bar."""
+    experiments = list(dict.fromkeys(summary["experiment"]))
+    sources = list(dict.fromkeys(summary["source"])) if "source" in summary else [None]
+    colours = matplotlib.colormaps["tab10"]
+    width = 0.8 / len(experiments)
+    fig = _figure(max(5.0, 1.5 + 0.5 * len(experiments) * len(sources)) * min(len(metrics), 3), 3.2 * -(-len(metrics) // 3))
+    axes = fig.subplots(-(-len(metrics) // 3), min(len(metrics), 3), squeeze=False).ravel()
+    for ax, metric in zip(axes, metrics):
+        for e, experiment in enumerate(experiments):
+            rows = summary[summary["experiment"] == experiment]
+            for s, source in enumerate(sources):
+                row = rows if source is None else rows[rows["source"] == source]
+                if row.empty:
+                    continue
+                mean, ci = row[f"{metric}_mean"].iloc[0], row[f"{metric}_ci95"].iloc[0]
+                ax.bar(s + (e - (len(experiments) - 1) / 2) * width, mean, width * 0.9, yerr=None if pd.isna(ci) else ci,
+                       capsize=3, color=colours(e % colours.N), label=experiment if s == 0 else None)
+        ax.set_title(LABELS.get(metric, metric), fontsize="medium")
+        ax.set_xticks(range(len(sources)), [s or "" for s in sources])
+        ax.grid(axis="y", alpha=0.3)
+    for ax in axes[len(metrics):]:
+        ax.set_visible(False)
+    handles = [Patch(facecolor=colours(e % colours.N), label=name) for e, name in enumerate(experiments)]
+    fig.legend(handles=handles, loc="outside upper center", ncols=min(len(experiments), 6), frameon=False)
+    return _save(fig, path)
+
+
+def plot_distributions(frames: dict[str, pd.DataFrame], metrics: Sequence[str], path: str | os.PathLike) -> Path:
+    """Per-item distributions of one test set: a box per experiment (per source for music)."""
+    keyed = {}
+    for experiment, frame in frames.items():
+        for source, part in (frame.groupby("source", sort=False) if "source" in frame else [("", frame)]):
+            keyed[(experiment, source)] = part
+    return plot_metrics(keyed, path, metrics)
+
+
+def plot_training(histories: dict[str, pd.DataFrame], path: str | os.PathLike) -> Path:
+    """Every trained experiment's curves: training and validation loss, and validation SI-SNR."""
+    fig = _figure(11.0, 3.6)
+    loss_ax, snr_ax = fig.subplots(1, 2)
+    colours = matplotlib.colormaps["tab10"]
+    for e, (experiment, history) in enumerate(histories.items()):
+        colour = colours(e % colours.N)
+        loss_ax.plot(history["step"], history["train_loss"], color=colour, marker=".", label=f"{experiment} train")
+        loss_ax.plot(history["step"], history["valid_loss"], color=colour, linestyle="--", marker=".", label=f"{experiment} valid")
+        snr_ax.plot(history["step"], history["valid_si_snr"], color=colour, marker=".", label=experiment)
+    loss_ax.set(xlabel="step", ylabel="loss", title="loss (solid: training, dashed: validation)")
+    snr_ax.set(xlabel="step", ylabel="dB", title="validation SI-SNR")
+    for ax in (loss_ax, snr_ax):
+        ax.grid(alpha=0.3)
+    snr_ax.legend(fontsize="small")
+    return _save(fig, path)
+
+
+def _spectrogram_db(audio: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    freqs, times, power = signal.spectrogram(audio.mean(0), fs=sample_rate, nperseg=512, noverlap=384)
+    return freqs, times, 10 * np.log10(power + 1e-12)
+
+
+def plot_spectrograms(rows: list[tuple[str, list[tuple[str, np.ndarray]]]], sample_rate: int, path: str | os.PathLike) -> Path:
+    """A grid of spectrograms: one row per (item, source) label, one column per signal
+    (mixture, reference, each experiment's estimate); 80 dB range below each row's peak."""
+    columns = len(rows[0][1])
+    fig = _figure(2.6 * columns + 0.5, 2.2 * len(rows))
+    axes = fig.subplots(len(rows), columns, squeeze=False, sharey=True)
+    for r, (label, signals) in enumerate(rows):
+        specs = [(name, *_spectrogram_db(audio, sample_rate)) for name, audio in signals]
+        top = max(db.max() for *_, db in specs)
+        for c, (name, freqs, times, db) in enumerate(specs):
+            ax = axes[r, c]
+            image = ax.pcolormesh(times, freqs / 1000, db, vmin=top - 80, vmax=top, cmap="magma", shading="auto")
+            ax.set_title(f"{name}" if r else name, fontsize="small")
+            if c == 0:
+                ax.set_ylabel(f"{label}\nkHz", fontsize="small")
+            if r == len(rows) - 1:
+                ax.set_xlabel("s", fontsize="small")
+    fig.colorbar(image, ax=axes, label="dB", shrink=0.8)
+    return _save(fig, path)

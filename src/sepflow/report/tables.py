@@ -18,13 +18,35 @@ from sepflow.files import write_atomic
 
 LABELS = {
     "pesq": "PESQ",
+    "pesq_wb": "PESQ wb",
+    "pesq_nb": "PESQ nb",
     "stoi": "STOI",
+    "estoi": "ESTOI",
     "si_snr": "SI-SNR (dB)",
+    "snr": "SNR (dB)",
     "si_snr_noisy": "input SI-SNR (dB)",
+    "si_snr_input": "input SI-SNR (dB)",
     "si_snr_i": "SI-SNRi (dB)",
+    "csig": "CSIG",
+    "cbak": "CBAK",
+    "covl": "COVL",
+    "dnsmos_sig": "DNSMOS SIG",
+    "dnsmos_bak": "DNSMOS BAK",
+    "dnsmos_ovrl": "DNSMOS OVRL",
     "sdr": "SDR (dB)",
+    "sir": "SIR (dB)",
+    "sar": "SAR (dB)",
+    "isr": "ISR (dB)",
+    "si_sdr": "SI-SDR (dB)",
+    "si_sdr_mixture": "input SI-SDR (dB)",
+    "si_sdr_i": "SI-SDRi (dB)",
 }
-DB_TAGS = ("snr", "sdr", "sir", "sar")
+DB_TAGS = ("snr", "sdr", "sir", "sar", "isr")
+NOT_METRICS = ("id", "source", "reasons")
+"""Per-item columns that describe an item rather than score it (reasons may read as an
+all-NaN number column when no metric failed)."""
+MODEL_COLUMNS = {"parameters": "parameters", "rtf": "RTF (1 thread)"}
+"""Facts of trained models that the summary carries when the report measured them."""
 
 
 def _ci95(values: pd.Series) -> float:
@@ -36,7 +58,7 @@ def _ci95(values: pd.Series) -> float:
 
 
 def _metric_columns(frame: pd.DataFrame) -> list[str]:
-    return [c for c in frame.columns if c != "id" and pd.api.types.is_numeric_dtype(frame[c])]
+    return [c for c in frame.columns if c not in NOT_METRICS and pd.api.types.is_numeric_dtype(frame[c])]
 
 
 def _by_source(frame: pd.DataFrame) -> list[tuple[str | None, pd.DataFrame]]:
@@ -95,13 +117,23 @@ def _median_cell(row: pd.Series, metric: str) -> str:
     return f"{text} ({int(failed)} failed)" if failed else text
 
 
-def to_markdown(summary: pd.DataFrame) -> str:
-    """A readable table: one column per metric showing mean ± 95% CI and any failures; for
-    music (one row per source) the median over tracks, as SiSEC reports."""
+def _model_cell(value, column: str) -> str:
+    if pd.isna(value):
+        return ""
+    if column == "parameters":
+        return f"{value / 1e6:.3g} M" if value >= 1e5 else f"{int(value):,}"
+    return f"{value:.3g}"
+
+
+def readable_table(summary: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The rounded table of one test set and its note: one column per metric showing
+    mean ± 95% CI and any failures, or for music (one row per source) the median over
+    tracks, as SiSEC reports; then the models' parameters and real-time factor if known."""
     metrics = [c.removesuffix("_failed") for c in summary.columns
                if c.endswith("_failed") and summary[c].notna().any()]  # those this test set has
     per_source = "source" in summary and summary["source"].notna().any()
     cell = _median_cell if per_source else _cell
+    models = [c for c in MODEL_COLUMNS if c in summary and summary[c].notna().any()]
     table = pd.DataFrame(
         {
             "experiment": summary["experiment"],
@@ -109,22 +141,46 @@ def to_markdown(summary: pd.DataFrame) -> str:
             **({"source": summary["source"]} if per_source else {}),
             "items": summary["n"],
             **{LABELS.get(m, m): summary.apply(cell, axis=1, metric=m) for m in metrics},
+            **{MODEL_COLUMNS[c]: summary[c].map(lambda v, c=c: _model_cell(v, c)) for c in models},
         }
     )
     note = "Median over tracks." if per_source else "Mean ± half-width of the 95% confidence interval."
-    return table.to_markdown(index=False) + f"\n\n{note}\n"
+    return table, note
+
+
+def to_markdown(summary: pd.DataFrame) -> str:
+    """The readable table of one test set as Markdown, with its note."""
+    table, note = readable_table(summary)
+    return table.to_markdown(index=False, disable_numparse=True) + f"\n\n{note}\n"  # keep the decimals
+
+
+def by_testset(summary: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """The summary split per test set (each has one task, so one set of columns), in order,
+    without the columns of metrics the test set does not have."""
+    parts = []
+    for testset, part in summary.groupby("testset", sort=False):
+        empty = [c for c in part.columns if part[c].isna().all() and c != "source"]
+        parts.append((testset, part.drop(columns=empty).reset_index(drop=True)))
+    return parts
 
 
 def report_markdown(summary: pd.DataFrame) -> str:
-    """One table per test set (each test set has one task, so one set of columns)."""
-    sections = [f"## {testset}\n\n{to_markdown(part.reset_index(drop=True))}"
-                for testset, part in summary.groupby("testset", sort=False)]
-    return "\n".join(sections)
+    """One table per test set."""
+    return "\n".join(f"## {testset}\n\n{to_markdown(part)}" for testset, part in by_testset(summary))
+
+
+def testset_slug(testset: str) -> str:
+    """A file name for a test set: demo/test -> demo_test."""
+    return testset.replace("/", "_")
 
 
 def write_tables(summary: pd.DataFrame, out_dir: str | os.PathLike) -> tuple[Path, Path]:
-    """Write `summary.csv` (full precision) and `summary.md` (rounded) into out_dir."""
+    """Write `summary.csv` (full precision) and `summary.md` (rounded) into out_dir, and per
+    test set `tables/{dataset}_{split}.csv` and `.md`."""
     out_dir = Path(out_dir)
     csv_path = write_atomic(out_dir / "summary.csv", summary.to_csv(index=False))
     md_path = write_atomic(out_dir / "summary.md", report_markdown(summary))
+    for testset, part in by_testset(summary):
+        write_atomic(out_dir / "tables" / f"{testset_slug(testset)}.csv", part.to_csv(index=False))
+        write_atomic(out_dir / "tables" / f"{testset_slug(testset)}.md", f"## {testset}\n\n{to_markdown(part)}")
     return csv_path, md_path
