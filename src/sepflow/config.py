@@ -50,8 +50,12 @@ def check_config(config: dict) -> None:
         get_recipe(ds["recipe"]).check(ds, f"datasets.{name}")
     for name, exp in config["experiments"].items():
         where = f"experiments.{name}"
-        if ("model" in exp) == ("baseline" in exp):
-            raise SepflowError(f"{where}: give exactly one of 'model' (a trained network) or 'baseline'.")
+        if sum(key in exp for key in ("model", "baseline", "pretrained")) != 1:
+            raise SepflowError(f"{where}: give exactly one of 'model' (a network to train), 'pretrained' "
+                               "(released weights by url and sha256) or 'baseline'.")
+        if "pretrained" in exp and exp["pretrained"]["model"] not in MODELS:
+            raise SepflowError(f"{where}.pretrained.model: unknown model {exp['pretrained']['model']!r}; "
+                               f"choose one of {sorted(MODELS)}")
         if "baseline" in exp and exp["baseline"] not in BASELINES:
             raise SepflowError(f"{where}.baseline: unknown baseline {exp['baseline']!r}; choose one of {sorted(BASELINES)}")
         if "model" in exp:
@@ -63,8 +67,13 @@ def check_config(config: dict) -> None:
             recipe = Recipe.from_config(exp["train"], where=f"{where}.train")
             if recipe.loss["name"] not in LOSSES:
                 raise SepflowError(f"{where}.train.loss.name: unknown loss {recipe.loss['name']!r}; choose one of {sorted(LOSSES)}")
-            _check_split(config, exp["data"]["dataset"], exp["data"]["train"], f"{where}.data.train")
-            _check_split(config, exp["data"]["dataset"], exp["data"]["valid"], f"{where}.data.valid")
+            if "mixing" in exp["data"]:
+                for role, pool in pool_names(exp["data"]["mixing"]):
+                    ds, _, split = pool.partition("/")
+                    _check_pool(config, ds, split, f"{where}.data.mixing.{role}")
+            else:
+                _check_split(config, exp["data"]["dataset"], exp["data"]["train"], f"{where}.data.train")
+                _check_split(config, exp["data"]["dataset"], exp["data"]["valid"], f"{where}.data.valid")
         for text in exp["test_sets"]:
             ts = parse_test_set(text, f"{where}.test_sets")
             _check_split(config, ts.dataset, ts.split, f"{where}.test_sets")
@@ -83,8 +92,39 @@ def _check_split(config: dict, dataset: str, split: str, where: str) -> None:
                            f"references to train or score against; use one of {usable}")
 
 
+def _check_pool(config: dict, dataset: str, split: str, where: str) -> None:
+    """A pool to mix from: it must exist and be a pool of single files."""
+    if dataset not in config["datasets"]:
+        raise SepflowError(f"{where}: dataset {dataset!r} is not defined under datasets: {sorted(config['datasets'])}")
+    splits = dataset_splits(config["datasets"][dataset])
+    if splits.get(split) != "pool":
+        pools = [name for name, kind in splits.items() if kind == "pool"]
+        raise SepflowError(f"{where}: {dataset}/{split} is not a pool of {dataset}; its pools are {pools}")
+
+
+def pool_names(mixing: dict) -> list[tuple[str, str]]:
+    """(role, "dataset/split") of every pool an on-the-fly mixing section names."""
+    named = []
+    for role in ("speech", "noise", "rirs"):
+        value = mixing.get(role, [])
+        named += [(role, pool) for pool in ([value] if isinstance(value, str) else value)]
+    return named
+
+
+def training_splits(exp: dict) -> list[tuple[str, str]]:
+    """The (dataset, split) manifests an experiment trains and validates on."""
+    data = exp["data"]
+    if "mixing" in data:
+        return [tuple(pool.partition("/")[::2]) for _, pool in pool_names(data["mixing"])]
+    return [(data["dataset"], data["train"]), (data["dataset"], data["valid"])]
+
+
 def trained_experiments(config: dict) -> list[str]:
     return sorted(name for name, exp in config["experiments"].items() if "model" in exp)
+
+
+def pretrained_experiments(config: dict) -> list[str]:
+    return sorted(name for name, exp in config["experiments"].items() if "pretrained" in exp)
 
 
 def evaluation_targets(config: dict) -> list[tuple[str, TestSet]]:

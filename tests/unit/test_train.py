@@ -117,3 +117,28 @@ def test_early_stopping_stops(toy_data, tmp_path):
 def test_bad_recipe_values_are_named(cfg, message):
     with pytest.raises(SepflowError, match=message):
         Recipe.from_config(cfg)
+
+
+def test_a_gan_step_runs_through_the_same_loop_and_resumes_exactly(toy_data, tmp_path):
+    """SEMamba's metric GAN (two networks, two optimisers) is a pluggable step: the same
+    train(), checkpoints and resume as every model."""
+    args = {"features": 4, "blocks": 1, "d_state": 4, "expand": 1}
+    gan = dict(steps=4, batch_size=2, segment=0.25, lr=5e-4, betas=[0.8, 0.99], loss={"name": "l1"},
+               valid_every=2, log_every=1, clip_grad=0, seed=5, step={"name": "metric_gan", "epoch_steps": 2})
+    r = recipe(**gan)
+    train("semamba", args, r, toy(toy_data, r), tmp_path / "straight", device="cpu", log=lambda line: None)
+
+    def stop_at_step_3(line):
+        if "step      3/" in line:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train("semamba", args, r, toy(toy_data, r), tmp_path / "resumed", device="cpu", log=stop_at_step_3)
+    train("semamba", args, r, toy(toy_data, r), tmp_path / "resumed", device="cpu", log=lambda line: None)
+    a = torch.load(tmp_path / "straight/last.pt", weights_only=True)
+    b = torch.load(tmp_path / "resumed/last.pt", weights_only=True)
+    assert a["step"] == b["step"] == 4
+    for name, tensor in a["model_state"].items():
+        assert torch.equal(tensor, b["model_state"][name]), name
+    for name, tensor in a["step_state"]["discriminator"].items():
+        assert torch.equal(tensor, b["step_state"]["discriminator"][name]), name

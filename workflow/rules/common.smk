@@ -8,7 +8,9 @@ from sepflow.config import (
     canonical_json,
     check_config,
     evaluation_targets,
+    pretrained_experiments,
     trained_experiments,
+    training_splits,
 )
 from sepflow.data.recipes import dataset_splits, get_recipe
 from sepflow.errors import SepflowError
@@ -23,6 +25,8 @@ DATA = config["data_dir"]
 RESULTS = config["results_dir"]
 EXPERIMENTS = config["experiments"]
 TRAINED = trained_experiments(config)
+PRETRAINED = pretrained_experiments(config)
+MODELLED = sorted(TRAINED + PRETRAINED)  # the experiments with a model.pt
 TARGETS = evaluation_targets(config)
 REPORT_FILES = [f"{RESULTS}/report/{name}" for name in ("summary.csv", "summary.md", "metrics.png", "index.html")]
 
@@ -41,16 +45,14 @@ def made_from():
         for split in dataset_splits(cfg):
             graph[manifest_path(name, split)] = [f"{DATA}/audio/{name}.record.json"]
     for exp in TRAINED:
-        data = EXPERIMENTS[exp]["data"]
-        graph[f"{RESULTS}/{exp}/model.pt"] = [manifest_path(data["dataset"], data["train"]),
-                                              manifest_path(data["dataset"], data["valid"])]
+        graph[f"{RESULTS}/{exp}/model.pt"] = [manifest_path(*split) for split in training_splits(EXPERIMENTS[exp])]
     for exp, ts in TARGETS:
         folder = f"{RESULTS}/{exp}/{ts.dataset}/{ts.split}"
-        model = [f"{RESULTS}/{exp}/model.pt"] if exp in TRAINED else []
+        model = [f"{RESULTS}/{exp}/model.pt"] if exp in MODELLED else []
         graph[f"{folder}/enhanced.record.json"] = [*model, manifest_path(ts.dataset, ts.split)]
         graph[f"{folder}/metrics.csv"] = [f"{folder}/enhanced.record.json", manifest_path(ts.dataset, ts.split)]
     for path in REPORT_FILES:
-        graph[path] = [*metrics_files(), *[f"{RESULTS}/{exp}/model.pt" for exp in TRAINED]]
+        graph[path] = [*metrics_files(), *[f"{RESULTS}/{exp}/model.pt" for exp in MODELLED]]
     return graph
 
 
@@ -114,6 +116,8 @@ def train_inputs(wildcards):
     if wildcards.experiment not in TRAINED:
         raise WorkflowError(f"experiment {wildcards.experiment!r} has no model to train")
     data = EXPERIMENTS[wildcards.experiment]["data"]
+    if "mixing" in data:  # pools mixed on the fly; the validation set is drawn from them
+        return {"pools": [manifest_path(*split) for split in training_splits(EXPERIMENTS[wildcards.experiment])]}
     return {
         "train": manifest_path(data["dataset"], data["train"]),
         "valid": manifest_path(data["dataset"], data["valid"]),
@@ -122,7 +126,7 @@ def train_inputs(wildcards):
 
 def enhance_inputs(wildcards):
     inputs = {"manifest": manifest_path(wildcards.dataset, wildcards.split)}
-    if wildcards.experiment in TRAINED:
+    if wildcards.experiment in MODELLED:
         inputs["model"] = f"{RESULTS}/{wildcards.experiment}/model.pt"
     return inputs
 

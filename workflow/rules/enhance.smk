@@ -16,7 +16,7 @@ rule enhance:
         f"{RESULTS}/{{experiment}}/benchmarks/enhance_{{dataset}}_{{split}}.tsv"
     threads: config["threads"]["enhance"]
     resources:
-        gpu=lambda w: GPU if w.experiment in TRAINED else 0,
+        gpu=lambda w: GPU if w.experiment in MODELLED else 0,
     script:
         "../scripts/enhance.py"
 

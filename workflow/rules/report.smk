@@ -8,7 +8,7 @@ REPORT_TESTSETS = list(dict.fromkeys(ts for _, ts in TARGETS))
 rule report:
     input:
         metrics=metrics_files(),
-        models=expand(f"{RESULTS}/{{experiment}}/model.pt", experiment=TRAINED),
+        models=expand(f"{RESULTS}/{{experiment}}/model.pt", experiment=MODELLED),
         manifests=[manifest_path(ts.dataset, ts.split) for ts in REPORT_TESTSETS],
     output:
         summary=report(f"{RESULTS}/report/summary.csv", category="Tables", caption="../report/summary.rst"),
@@ -21,7 +21,7 @@ rule report:
     params:
         targets=[f"{exp}|{ts.name}" for exp, ts in TARGETS],
         testsets=[ts.name for ts in REPORT_TESTSETS],
-        trained=TRAINED,
+        trained=MODELLED,
         config_hash=hashlib.sha256(canonical_json(config).encode()).hexdigest()[:16],
     log:
         f"{RESULTS}/report/report.log",

@@ -3,6 +3,8 @@
 
 
 rule train_model:
+    wildcard_constraints:
+        experiment="|".join(TRAINED) or "^$",
     input:
         unpack(train_inputs),
     output:
@@ -11,6 +13,7 @@ rule train_model:
         experiment=train_params,
         device=config["device"],
         workdir=lambda w: f"{RESULTS}/{w.experiment}/train",
+        manifests=f"{DATA}/manifests",
     log:
         f"{RESULTS}/{{experiment}}/logs/train.log",
     benchmark:

@@ -2,8 +2,7 @@
 
 import json
 
-from sepflow.data.datasets import training_data
-from sepflow.data.manifest import read_manifest
+from sepflow.data.datasets import experiment_data
 from sepflow.models.checkpoint import atomic_save
 from sepflow.stage import stage
 from sepflow.train.loop import train
@@ -13,8 +12,8 @@ with stage(snakemake):
     exp = json.loads(snakemake.params.experiment)
     name = snakemake.wildcards.experiment
     recipe = Recipe.from_config(exp["train"], f"experiments.{name}.train")
-    data = training_data(read_manifest(snakemake.input.train), read_manifest(snakemake.input.valid),
-                         recipe.segment, recipe.seed)
+    data = experiment_data(exp["data"], snakemake.params.manifests, recipe.segment, recipe.seed,
+                           f"experiments.{name}.data")
     best = train(exp["model"], exp["args"] or {}, recipe, data, snakemake.params.workdir,
                  device=snakemake.params.device, name=name)
     atomic_save(best, snakemake.output.model)

@@ -1,5 +1,6 @@
-"""The prepare stage: a dataset's recipe writes data/audio/{dataset} through a temporary
-folder, so an interrupted preparation never leaves a half-made corpus behind."""
+"""The prepare stage: a dataset's recipe downloads what it needs into data/raw/{dataset}
+(if it downloads), then writes data/audio/{dataset} through a temporary folder, so an
+interrupted preparation never leaves a half-made corpus behind."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ def prepare_dataset(cfg: dict, audio_dir: str | Path, raw_dir: str | Path, seed:
                     log: Callable[[str], None] = print) -> Path:
     """Prepare one configured dataset (its `recipe` decides how) into `audio_dir`."""
     recipe = get_recipe(cfg["recipe"])
+    if hasattr(recipe, "download"):  # checksummed and resumable; kept in raw_dir between runs
+        recipe.download(cfg, Path(raw_dir), log)
     with atomic_folder(audio_dir) as staging:
         recipe.prepare(cfg, staging, raw_dir=Path(raw_dir), seed=seed, workers=workers, log=log)
     return Path(audio_dir)

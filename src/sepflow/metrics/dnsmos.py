@@ -2,9 +2,11 @@
 
 The ONNX models and their polynomial calibration come from Microsoft's `speechmos` wheel,
 whose `DNSMOS` class does the scoring: 9.01 s windows with a 1 s hop, averaged, and clips
-shorter than 9.01 s repeated to that length. Here its ONNX sessions are built with a thread
-count that evaluation workers set to one (see sepflow.metrics.threads); onnxruntime's
-default spreads every session over all cores, which makes parallel workers slower than one.
+shorter than 9.01 s repeated to that length. Here its ONNX sessions run on one thread by
+default: onnxruntime's default spreads every session over all cores, which makes parallel
+workers slower than one, and its thread pools do not survive a fork (a process that scored
+with a multi-threaded session and then forks evaluation workers hangs in them).
+Parallelism comes from worker processes (sepflow.metrics.evaluate).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ DNSMOS_MODEL = f"DNSMOS P.835 sig_bak_ovr.onnx, speechmos {version('speechmos')}
 """What produced the DNSMOS columns, for the provenance of a table."""
 
 _MODELS = Path(_speechmos.__file__).parent / "dnsmos_models"
-_threads = 0  # onnxruntime's own choice (all cores) until a worker pins it
+_threads = 1
 _scorer: _speechmos.DNSMOS | None = None
 
 

@@ -109,7 +109,7 @@ def convert(obj: dict, released: Released) -> dict:
         raise SepflowError(f"the released weights do not fit {released.model}({args}): {str(exc)[:300]}; "
                            "check the experiment's model arguments.") from None
     return {"model": released.model, "model_args": args, "sample_rate": int(args.get("sample_rate", released.sample_rate)),
-            "task": released.task, "sources": list(released.sources),
+            "task": released.task, "sources": list(released.sources), "channels": int(args.get("chin", 1)),
             "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}}
 
 

@@ -116,5 +116,3 @@ class MetricGANStep:
         self.sched_g.load_state_dict(state["sched_g"])
         self.sched_d.load_state_dict(state["sched_d"])
 
-
-STEPS = {"metric_gan": MetricGANStep}

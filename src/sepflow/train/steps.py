@@ -22,6 +22,7 @@ from sepflow.models import as_sources
 
 STEPS: dict[str, str] = {
     "supervised": "sepflow.train.steps:SupervisedStep",
+    "metric_gan": "sepflow.train.gan:MetricGANStep",
 }
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
 

@@ -5,11 +5,12 @@ and says its sources, sample rate, task and a fingerprint of the data it reads."
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from torch.utils.data import Dataset
 
 from sepflow.data.datasets.files import FileItems, FileSegments
-from sepflow.data.manifest import Manifest
+from sepflow.data.manifest import Manifest, read_manifest
 from sepflow.errors import SepflowError
 
 
@@ -37,3 +38,18 @@ def training_data(train: Manifest, valid: Manifest, segment_seconds: float, seed
     segments = FileSegments(train, round(segment_seconds * train.sample_rate), seed)
     return TrainingData(segments, FileItems(valid), train.sources, segments.channels, train.sample_rate, train.task,
                         f"{train.content_hash}-{valid.content_hash}")
+
+
+def experiment_data(data: dict, manifests_dir: str | Path, segment_seconds: float, seed: int,
+                    where: str = "data") -> TrainingData:
+    """The TrainingData of an experiment's `data:` section: a train and a valid split of one
+    dataset, or pools mixed on the fly (`mixing:`), with manifests read from `manifests_dir`."""
+    def manifest(name: str) -> Manifest:
+        return read_manifest(Path(manifests_dir) / f"{name}.json")
+
+    if "mixing" in data:
+        from sepflow.data.datasets.mixing import mixing_from_config  # it builds a TrainingData: import here
+
+        return mixing_from_config(data["mixing"], f"{where}.mixing", manifest, segment_seconds, seed)
+    return training_data(manifest(f"{data['dataset']}/{data['train']}"), manifest(f"{data['dataset']}/{data['valid']}"),
+                         segment_seconds, seed)
