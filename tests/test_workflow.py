@@ -23,7 +23,6 @@ from snakemake_runs import REPO, planned_outputs, sepflow_errors, snakemake, wri
 TINY = yaml.safe_load((REPO / "config" / "tiny.yaml").read_text())  # the tiny preset, as users run it
 
 
-
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory) -> Path:
     workdir = tmp_path_factory.mktemp("tiny")

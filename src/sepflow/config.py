@@ -121,7 +121,7 @@ def _check_experiment(config: dict, name: str, exp: dict) -> None:
         loss_name = loss.pop("name")
         if loss_name not in LOSSES:
             raise SepflowError(f"{where}.train.loss.name: unknown loss {loss_name!r}; choose one of {sorted(LOSSES)}")
-        _bind(_registered(LOSSES[loss_name]), f"{where}.train.loss", f"loss {loss_name!r}", loss)
+        _build_loss(loss_name, loss, f"{where}.train.loss")
         step = dict(recipe.step)
         step_name = step.pop("name", "supervised")
         if step_name not in STEPS:
@@ -137,6 +137,7 @@ def _check_experiment(config: dict, name: str, exp: dict) -> None:
         _check_split(config, ts.dataset, ts.split, f"{where}.test_sets")
         if task is not None:
             _check_scorable(config, exp["data"]["dataset"], ts, f"{where}.test_sets")
+            _check_channels_declared(config, name, exp, ts)
 
 
 def _check_enhance(options: dict, where: str) -> None:
@@ -163,6 +164,15 @@ def _bind(constructor, where: str, what: str, args: dict, leading: tuple[str, ..
         raise SepflowError(f"{where}: {exc} for {what}; it takes {accepted}") from None
 
 
+def _build_loss(name: str, args: dict, where: str) -> None:
+    """Losses are small and some pass arguments on (l1_mrstft to the STFT loss), so each is
+    built, not only bound: a typo or a bad value anywhere inside names the loss's key."""
+    try:
+        _registered(LOSSES[name])(**args)
+    except (TypeError, ValueError) as exc:
+        raise SepflowError(f"{where}: {exc} for loss {name!r}") from None
+
+
 def _task(config: dict, dataset: str) -> str:
     return get_recipe(config["datasets"][dataset]["recipe"]).TASK
 
@@ -184,6 +194,20 @@ def _check_scorable(config: dict, train_dataset: str, ts: TestSet, where: str) -
     if trained["sample_rate"] != tested["sample_rate"]:
         raise SepflowError(f"{where}: {ts.name} is at {tested['sample_rate']} Hz but the model learns at "
                            f"{trained['sample_rate']} Hz from {train_dataset}; give both datasets one sample_rate.")
+
+
+def _check_channels_declared(config: dict, name: str, exp: dict, ts: TestSet) -> None:
+    """A model tested on another dataset than it learned from may meet another channel layout
+    (a mono speech model, a user's stereo recordings); how a mono model then hears several
+    channels must be the user's choice, not a silent default. Within one dataset the layout
+    is the training data's. The check needs no audio: at config time the data may not exist."""
+    if ts.dataset == exp["data"]["dataset"]:
+        return
+    if "channels" in config.get("enhance", {}) or "channels" in exp.get("enhance", {}):
+        return
+    raise SepflowError(f"experiments.{name}.enhance.channels: {name} learns from {exp['data']['dataset']} but is "
+                       f"tested on {ts.name}, whose audio may have other channels; declare how a mono model hears "
+                       "multi-channel audio, per_channel or downmix (here or under the global enhance:).")
 
 
 def _check_split(config: dict, dataset: str, split: str, where: str) -> None:
