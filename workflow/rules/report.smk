@@ -11,5 +11,7 @@ rule report:
         targets=[f"{exp}|{ts.name}" for exp, ts in TARGETS],
     log:
         f"{RESULTS}/report/report.log",
+    conda:
+        "../../envs/sepflow.yaml"
     script:
         "../scripts/report.py"
