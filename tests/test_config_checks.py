@@ -12,6 +12,7 @@ import json
 
 import pytest
 import yaml
+from snakemake_runs import REPO, snakemake, write_config
 
 from sepflow.config import (
     check_config,
@@ -22,7 +23,6 @@ from sepflow.config import (
 )
 from sepflow.data.demo.settings import SUPPORTED_SAMPLE_RATES
 from sepflow.errors import SepflowError
-from snakemake_runs import REPO, snakemake, write_config
 
 TINY = yaml.safe_load((REPO / "config" / "tiny.yaml").read_text())
 MUSIC = {"recipe": "musdb", "sample_rate": 44100, "variant": "preview"}
@@ -59,40 +59,83 @@ def changed(edit) -> dict:
 EXPERIMENTS = lambda c: c["experiments"]  # noqa: E731
 
 
-@pytest.mark.parametrize("edit, key, says", [
-    (lambda c: EXPERIMENTS(c)["tiny"]["args"].update(hiden=8),
-     "experiments.tiny.args:", "unexpected keyword argument 'hiden' for model 'gatewave'"),
-    (lambda c: EXPERIMENTS(c)["tiny"]["train"]["loss"].update(name="l1_mrstft", alpah=1.0),
-     "experiments.tiny.train.loss:", "unexpected keyword argument 'alpah' for loss 'l1_mrstft'"),
-    (lambda c: EXPERIMENTS(c)["gating"].update(args={"stationnary": True}),
-     "experiments.gating.args:", "'stationnary' for baseline 'spectral_gating'"),
-    (lambda c: EXPERIMENTS(c)["noisy"].update(args={"gain": 2}),
-     "experiments.noisy.args:", "'gain' for baseline 'noisy'"),
-    (lambda c: EXPERIMENTS(c)["tiny"]["train"].update(step={"name": "gan"}),
-     "experiments.tiny.train.step.name:", "unknown step 'gan'"),
-    (lambda c: EXPERIMENTS(c)["tiny"]["train"].update(step={"name": "supervised", "warmup": 10}),
-     "experiments.tiny.train.step:", "'warmup' for step 'supervised'"),
-    (lambda c: EXPERIMENTS(c)["tiny"]["train"].update(stpes=10),
-     "experiments.tiny.train:", "unknown key(s) ['stpes']"),
-    (lambda c: c["datasets"]["demo"].update(snr_range=[10, 0]),
-     "datasets.demo:", "snr_range is empty"),
-    (lambda c: c["datasets"]["demo"].update(reverb_fraction=1.5),
-     "datasets.demo:", "reverb_fraction must be a number in [0, 1]"),
-    (lambda c: c["datasets"]["demo"].update(sample_rate=12345),
-     "datasets.demo.sample_rate:", "12345 Hz is not supported"),
-    (lambda c: EXPERIMENTS(c)["noisy"].update(test_sets=["demo/pool_noise"]),
-     "experiments.noisy.test_sets:", "demo/pool_noise is a pool"),
-    (lambda c: EXPERIMENTS(c)["tiny"]["data"].update(train="pool_clean"),
-     "experiments.tiny.data.train:", "demo/pool_clean is a pool"),
-    (lambda c: EXPERIMENTS(c)["tiny"].update(test_sets=["demo/tset"]),
-     "experiments.tiny.test_sets:", "has no split 'tset'"),
-    (lambda c: c["enhance"].update(overlap_seconds=1.0),
-     "enhance.overlap_seconds:", "must be shorter than chunk_seconds"),
-    (lambda c: EXPERIMENTS(c)["tiny"].update(enhance={"chunk_seconds": 2.0, "overlap_seconds": 3.0}),
-     "experiments.tiny.enhance.overlap_seconds:", "must be shorter than chunk_seconds (2.0 s)"),
-    (lambda c: c.update(only=["tiny", "demcus"]),
-     "only:", "no experiment 'demcus'"),
-])
+@pytest.mark.parametrize(
+    "edit, key, says",
+    [
+        (
+            lambda c: EXPERIMENTS(c)["tiny"]["args"].update(hiden=8),
+            "experiments.tiny.args:",
+            "unexpected keyword argument 'hiden' for model 'gatewave'",
+        ),
+        (
+            lambda c: EXPERIMENTS(c)["tiny"]["train"]["loss"].update(name="l1_mrstft", alpah=1.0),
+            "experiments.tiny.train.loss:",
+            "unexpected keyword argument 'alpah' for loss 'l1_mrstft'",
+        ),
+        (
+            lambda c: EXPERIMENTS(c)["gating"].update(args={"stationnary": True}),
+            "experiments.gating.args:",
+            "'stationnary' for baseline 'spectral_gating'",
+        ),
+        (
+            lambda c: EXPERIMENTS(c)["noisy"].update(args={"gain": 2}),
+            "experiments.noisy.args:",
+            "'gain' for baseline 'noisy'",
+        ),
+        (
+            lambda c: EXPERIMENTS(c)["tiny"]["train"].update(step={"name": "gan"}),
+            "experiments.tiny.train.step.name:",
+            "unknown step 'gan'",
+        ),
+        (
+            lambda c: EXPERIMENTS(c)["tiny"]["train"].update(step={"name": "supervised", "warmup": 10}),
+            "experiments.tiny.train.step:",
+            "'warmup' for step 'supervised'",
+        ),
+        (
+            lambda c: EXPERIMENTS(c)["tiny"]["train"].update(stpes=10),
+            "experiments.tiny.train:",
+            "unknown key(s) ['stpes']",
+        ),
+        (lambda c: c["datasets"]["demo"].update(snr_range=[10, 0]), "datasets.demo:", "snr_range is empty"),
+        (
+            lambda c: c["datasets"]["demo"].update(reverb_fraction=1.5),
+            "datasets.demo:",
+            "reverb_fraction must be a number in [0, 1]",
+        ),
+        (
+            lambda c: c["datasets"]["demo"].update(sample_rate=12345),
+            "datasets.demo.sample_rate:",
+            "12345 Hz is not supported",
+        ),
+        (
+            lambda c: EXPERIMENTS(c)["noisy"].update(test_sets=["demo/pool_noise"]),
+            "experiments.noisy.test_sets:",
+            "demo/pool_noise is a pool",
+        ),
+        (
+            lambda c: EXPERIMENTS(c)["tiny"]["data"].update(train="pool_clean"),
+            "experiments.tiny.data.train:",
+            "demo/pool_clean is a pool",
+        ),
+        (
+            lambda c: EXPERIMENTS(c)["tiny"].update(test_sets=["demo/tset"]),
+            "experiments.tiny.test_sets:",
+            "has no split 'tset'",
+        ),
+        (
+            lambda c: c["enhance"].update(overlap_seconds=1.0),
+            "enhance.overlap_seconds:",
+            "must be shorter than chunk_seconds",
+        ),
+        (
+            lambda c: EXPERIMENTS(c)["tiny"].update(enhance={"chunk_seconds": 2.0, "overlap_seconds": 3.0}),
+            "experiments.tiny.enhance.overlap_seconds:",
+            "must be shorter than chunk_seconds (2.0 s)",
+        ),
+        (lambda c: c.update(only=["tiny", "demcus"]), "only:", "no experiment 'demcus'"),
+    ],
+)
 def test_a_mistake_names_its_key(edit, key, says):
     message = error_of(changed(edit))
     assert message.startswith(key) and says in message, message
@@ -121,8 +164,9 @@ def test_testing_on_another_dataset_needs_the_channel_handling_declared():
     config["datasets"]["other_demo"] = {**config["datasets"]["demo"], "snr_range": [-5, 5]}
     config["experiments"]["tiny"]["test_sets"] = ["demo/test", "other_demo/test"]
     message = error_of(config)
-    assert message.startswith("experiments.tiny.enhance.channels: tiny learns from demo but is tested on "
-                              "other_demo/test"), message
+    assert message.startswith(
+        "experiments.tiny.enhance.channels: tiny learns from demo but is tested on other_demo/test"
+    ), message
     config["experiments"]["tiny"]["enhance"] = {"channels": "downmix"}
     check_config(config)
     del config["experiments"]["tiny"]["enhance"]
@@ -130,15 +174,24 @@ def test_testing_on_another_dataset_needs_the_channel_handling_declared():
     check_config(config)
 
 
-@pytest.mark.parametrize("edit, key, says", [
-    (lambda c: c.update(device="gpu"), "device:", "'gpu' is not one of ['auto', 'cpu', 'cuda']"),
-    (lambda c: EXPERIMENTS(c)["tiny"]["train"].update(steps="many"),
-     "experiments.tiny.train.steps:", "'many' is not of type 'integer'"),
-    (lambda c: EXPERIMENTS(c)["tiny"].update(test_set=["demo/test"]),
-     "experiments.tiny:", "'test_set' was unexpected"),
-    (lambda c: c["threads"].pop("train"), "threads:", "'train' is a required property"),
-    (lambda c: c["enhance"].update(channels="left"), "enhance.channels:", "'left' is not one of"),
-])
+@pytest.mark.parametrize(
+    "edit, key, says",
+    [
+        (lambda c: c.update(device="gpu"), "device:", "'gpu' is not one of ['auto', 'cpu', 'cuda']"),
+        (
+            lambda c: EXPERIMENTS(c)["tiny"]["train"].update(steps="many"),
+            "experiments.tiny.train.steps:",
+            "'many' is not of type 'integer'",
+        ),
+        (
+            lambda c: EXPERIMENTS(c)["tiny"].update(test_set=["demo/test"]),
+            "experiments.tiny:",
+            "'test_set' was unexpected",
+        ),
+        (lambda c: c["threads"].pop("train"), "threads:", "'train' is a required property"),
+        (lambda c: c["enhance"].update(channels="left"), "enhance.channels:", "'left' is not one of"),
+    ],
+)
 def test_a_schema_error_is_its_path_and_message(edit, key, says):
     message = error_of(changed(edit))
     assert message.startswith(key) and says in message, message
@@ -158,8 +211,11 @@ def test_sample_rates_are_the_code_s_list():
         config["datasets"]["demo"]["sample_rate"] = rate
         validate_schema(config)
         check_config(config)
-    assert "enum" not in json.dumps(yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
-                                    ["properties"]["datasets"]["additionalProperties"]["properties"]["sample_rate"])
+    assert "enum" not in json.dumps(
+        yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())["properties"]["datasets"][
+            "additionalProperties"
+        ]["properties"]["sample_rate"]
+    )
 
 
 def test_the_global_seed_reaches_training_unless_the_experiment_sets_its_own():
@@ -176,16 +232,26 @@ def test_only_picks_experiments():
     config["only"] = ["noisy", "tiny"]
     check_config(config)
     assert trained_experiments(config) == ["tiny"]
-    assert [(name, ts.name) for name, ts in evaluation_targets(config)] == [("noisy", "demo/test"), ("tiny", "demo/test")]
+    assert [(name, ts.name) for name, ts in evaluation_targets(config)] == [
+        ("noisy", "demo/test"),
+        ("tiny", "demo/test"),
+    ]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("edit, line", [
-    (lambda c: EXPERIMENTS(c)["tiny"]["train"].update(steps=-1.5),
-     "config: experiments.tiny.train.steps: -1.5 is not of type 'integer'"),
-    (lambda c: EXPERIMENTS(c)["tiny"]["args"].update(hiden=8),
-     "config: experiments.tiny.args: got an unexpected keyword argument 'hiden' for model 'gatewave'"),
-])
+@pytest.mark.parametrize(
+    "edit, line",
+    [
+        (
+            lambda c: EXPERIMENTS(c)["tiny"]["train"].update(steps=-1.5),
+            "config: experiments.tiny.train.steps: -1.5 is not of type 'integer'",
+        ),
+        (
+            lambda c: EXPERIMENTS(c)["tiny"]["args"].update(hiden=8),
+            "config: experiments.tiny.args: got an unexpected keyword argument 'hiden' for model 'gatewave'",
+        ),
+    ],
+)
 def test_snakemake_shows_one_line(tmp_path, edit, line):
     write_config(tmp_path, changed(edit))
     proc = snakemake(tmp_path, "-n", check=False)

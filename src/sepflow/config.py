@@ -84,10 +84,14 @@ def check_config(config: dict) -> None:
     datasets = config["datasets"]
     for name, ds in datasets.items():
         if ds["recipe"] not in RECIPES:
-            raise SepflowError(f"datasets.{name}.recipe: unknown recipe {ds['recipe']!r}; choose one of {sorted(RECIPES)}")
+            raise SepflowError(
+                f"datasets.{name}.recipe: unknown recipe {ds['recipe']!r}; choose one of {sorted(RECIPES)}"
+            )
         if ds["sample_rate"] not in SUPPORTED_SAMPLE_RATES:
-            raise SepflowError(f"datasets.{name}.sample_rate: {ds['sample_rate']!r} Hz is not supported; "
-                               f"choose one of {list(SUPPORTED_SAMPLE_RATES)}")
+            raise SepflowError(
+                f"datasets.{name}.sample_rate: {ds['sample_rate']!r} Hz is not supported; "
+                f"choose one of {list(SUPPORTED_SAMPLE_RATES)}"
+            )
         get_recipe(ds["recipe"]).check(ds, f"datasets.{name}")
     _check_enhance(config.get("enhance", {}), "enhance")
     for name, exp in config["experiments"].items():
@@ -105,9 +109,16 @@ def _check_experiment(config: dict, name: str, exp: dict) -> None:
     args = exp.get("args") or {}
     if "baseline" in exp:
         if exp["baseline"] not in BASELINES:
-            raise SepflowError(f"{where}.baseline: unknown baseline {exp['baseline']!r}; choose one of {sorted(BASELINES)}")
-        _bind(BASELINES[exp["baseline"]], f"{where}.args", f"baseline {exp['baseline']!r}", args,
-              leading=("sample_rate", "sources"))
+            raise SepflowError(
+                f"{where}.baseline: unknown baseline {exp['baseline']!r}; choose one of {sorted(BASELINES)}"
+            )
+        _bind(
+            BASELINES[exp["baseline"]],
+            f"{where}.args",
+            f"baseline {exp['baseline']!r}",
+            args,
+            leading=("sample_rate", "sources"),
+        )
     task = None
     if "model" in exp:
         if exp["model"] not in MODELS:
@@ -126,8 +137,13 @@ def _check_experiment(config: dict, name: str, exp: dict) -> None:
         step_name = step.pop("name", "supervised")
         if step_name not in STEPS:
             raise SepflowError(f"{where}.train.step.name: unknown step {step_name!r}; choose one of {sorted(STEPS)}")
-        _bind(_registered(STEPS[step_name]), f"{where}.train.step", f"step {step_name!r}", step,
-              leading=("model", "loss_fn", "recipe", "accelerator", "sample_rate"))
+        _bind(
+            _registered(STEPS[step_name]),
+            f"{where}.train.step",
+            f"step {step_name!r}",
+            step,
+            leading=("model", "loss_fn", "recipe", "accelerator", "sample_rate"),
+        )
         data = exp["data"]
         _check_split(config, data["dataset"], data["train"], f"{where}.data.train")
         _check_split(config, data["dataset"], data["valid"], f"{where}.data.valid")
@@ -144,8 +160,10 @@ def _check_enhance(options: dict, where: str) -> None:
     """Long files are enhanced in chunks that overlap: the overlap must leave a hop."""
     chunk, overlap = options.get("chunk_seconds"), options.get("overlap_seconds")
     if chunk is not None and overlap is not None and overlap >= chunk:
-        raise SepflowError(f"{where}.overlap_seconds: {overlap} s must be shorter than chunk_seconds ({chunk} s); "
-                           "lower the overlap or raise the chunk.")
+        raise SepflowError(
+            f"{where}.overlap_seconds: {overlap} s must be shorter than chunk_seconds ({chunk} s); "
+            "lower the overlap or raise the chunk."
+        )
 
 
 def _registered(entry: str):
@@ -159,8 +177,11 @@ def _bind(constructor, where: str, what: str, args: dict, leading: tuple[str, ..
     try:
         inspect.signature(constructor).bind(*leading, **args)
     except TypeError as exc:
-        accepted = [p.name for p in list(inspect.signature(constructor).parameters.values())[len(leading):]
-                    if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        accepted = [
+            p.name
+            for p in list(inspect.signature(constructor).parameters.values())[len(leading) :]
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+        ]
         raise SepflowError(f"{where}: {exc} for {what}; it takes {accepted}") from None
 
 
@@ -188,12 +209,16 @@ def _check_scorable(config: dict, train_dataset: str, ts: TestSet, where: str) -
     """A trained model can be scored only on a test set of its own task, sources and rate."""
     trained, tested = config["datasets"][train_dataset], config["datasets"][ts.dataset]
     if _task(config, train_dataset) != _task(config, ts.dataset) or dataset_sources(trained) != dataset_sources(tested):
-        raise SepflowError(f"{where}: {ts.name} is a {_task(config, ts.dataset)} test set with sources "
-                           f"{list(dataset_sources(tested))}, but the model learns {list(dataset_sources(trained))} "
-                           f"from {train_dataset}; test it on a {_task(config, train_dataset)} test set.")
+        raise SepflowError(
+            f"{where}: {ts.name} is a {_task(config, ts.dataset)} test set with sources "
+            f"{list(dataset_sources(tested))}, but the model learns {list(dataset_sources(trained))} "
+            f"from {train_dataset}; test it on a {_task(config, train_dataset)} test set."
+        )
     if trained["sample_rate"] != tested["sample_rate"]:
-        raise SepflowError(f"{where}: {ts.name} is at {tested['sample_rate']} Hz but the model learns at "
-                           f"{trained['sample_rate']} Hz from {train_dataset}; give both datasets one sample_rate.")
+        raise SepflowError(
+            f"{where}: {ts.name} is at {tested['sample_rate']} Hz but the model learns at "
+            f"{trained['sample_rate']} Hz from {train_dataset}; give both datasets one sample_rate."
+        )
 
 
 def _check_channels_declared(config: dict, name: str, exp: dict, ts: TestSet) -> None:
@@ -205,9 +230,11 @@ def _check_channels_declared(config: dict, name: str, exp: dict, ts: TestSet) ->
         return
     if "channels" in config.get("enhance", {}) or "channels" in exp.get("enhance", {}):
         return
-    raise SepflowError(f"experiments.{name}.enhance.channels: {name} learns from {exp['data']['dataset']} but is "
-                       f"tested on {ts.name}, whose audio may have other channels; declare how a mono model hears "
-                       "multi-channel audio, per_channel or downmix (here or under the global enhance:).")
+    raise SepflowError(
+        f"experiments.{name}.enhance.channels: {name} learns from {exp['data']['dataset']} but is "
+        f"tested on {ts.name}, whose audio may have other channels; declare how a mono model hears "
+        "multi-channel audio, per_channel or downmix (here or under the global enhance:)."
+    )
 
 
 def _check_split(config: dict, dataset: str, split: str, where: str) -> None:
@@ -219,8 +246,10 @@ def _check_split(config: dict, dataset: str, split: str, where: str) -> None:
         raise SepflowError(f"{where}: dataset {dataset!r} has no split {split!r}; it has {list(splits)}")
     if splits[split] == "pool":
         usable = [name for name, kind in splits.items() if kind != "pool"]
-        raise SepflowError(f"{where}: {dataset}/{split} is a pool of single files for on-the-fly mixing, with no "
-                           f"references to train or score against; use one of {usable}")
+        raise SepflowError(
+            f"{where}: {dataset}/{split} is a pool of single files for on-the-fly mixing, with no "
+            f"references to train or score against; use one of {usable}"
+        )
 
 
 def selected_experiments(config: dict) -> list[str]:
@@ -243,5 +272,8 @@ def trained_experiments(config: dict) -> list[str]:
 
 def evaluation_targets(config: dict) -> list[tuple[str, TestSet]]:
     """Every (experiment, test set) pair the report covers, in config order."""
-    return [(name, parse_test_set(t, name)) for name in selected_experiments(config)
-            for t in config["experiments"][name]["test_sets"]]
+    return [
+        (name, parse_test_set(t, name))
+        for name in selected_experiments(config)
+        for t in config["experiments"][name]["test_sets"]
+    ]
