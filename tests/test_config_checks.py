@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import copy
 import json
+import re
+import shutil
 
 import pytest
 import yaml
@@ -259,3 +261,23 @@ def test_snakemake_shows_one_line(tmp_path, edit, line):
     assert proc.returncode != 0
     assert [text for text in out if text.startswith("config:")] == [next(t for t in out if t.startswith(line))]
     assert len(out) < 10, "\n".join(out)
+
+
+def planned_jobs(proc) -> dict[str, int]:
+    """rule -> job count, from a dry run's job stats table."""
+    table = (proc.stdout + proc.stderr).split("Job stats:")[1].split("total")[0]
+    return {rule: int(count) for rule, count in re.findall(r"^(\w+)\s+(\d+)$", table, flags=re.M)}
+
+
+@pytest.mark.slow
+def test_a_preset_runs_alone_and_only_picks_experiments(tmp_path):
+    """--configfile merges into config.yaml (its five demo models stay); with
+    --replace-workflow-config the preset is the whole run; `only` narrows the default config."""
+    shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")
+    shutil.copy(REPO / "config" / "tiny.yaml", tmp_path / "tiny.yaml")
+    merged = planned_jobs(snakemake(tmp_path, "-n", "--configfile", "tiny.yaml"))
+    alone = planned_jobs(snakemake(tmp_path, "-n", "--configfile", "tiny.yaml", "--replace-workflow-config"))
+    picked = planned_jobs(snakemake(tmp_path, "-n", "--config", "only=[demucs,noisy]"))
+    assert merged["train_model"] == 7
+    assert (alone["train_model"], alone["enhance"]) == (2, 4)
+    assert (picked["train_model"], picked["enhance"]) == (1, 2)
