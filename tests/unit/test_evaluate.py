@@ -50,9 +50,9 @@ def paired_items(tmp_path, reference_pair) -> tuple[list[dict], Path]:
 def test_evaluate_gives_one_finite_row_per_item_in_order(paired_items):
     items, enhanced_dir = paired_items
     df = evaluate_items(items, "speech", SR)
-    assert df.columns[0] == "id" and {"pesq", "stoi", "si_snr", "si_snr_i"} <= set(df.columns)
+    assert df.columns[0] == "id" and {"pesq_wb", "stoi", "si_snr", "si_snr_i", "reasons"} <= set(df.columns)
     assert list(df["id"]) == [item["id"] for item in items]
-    assert np.isfinite(df.drop(columns="id").to_numpy()).all()
+    assert np.isfinite(df.drop(columns=["id", "reasons"]).to_numpy()).all()
     assert (df["si_snr_i"] > 3.0).all()
 
 
@@ -92,7 +92,7 @@ def test_small_length_differences_are_cut_and_large_ones_refused(paired_items):
     items, enhanced_dir = paired_items
     audio, _ = read_audio(enhanced_dir / "item_0.wav")
     write_audio(enhanced_dir / "item_0.wav", audio[:, :-5], SR)
-    assert np.isfinite(evaluate_items(items[:1], "speech", SR)["pesq"]).all()
+    assert np.isfinite(evaluate_items(items[:1], "speech", SR)["pesq_wb"]).all()
     write_audio(enhanced_dir / "item_0.wav", audio[:, : SR // 2], SR)
     with pytest.raises(SepflowError, match=r"item_0\.wav has 8000 samples"):
         evaluate_items(items[:1], "speech", SR)
@@ -105,12 +105,16 @@ def test_a_silent_reference_names_the_item_even_from_a_worker(paired_items):
         evaluate_items(items, "speech", SR, workers=2)
 
 
-def test_a_silent_estimate_gets_nan_pesq_and_the_run_goes_on(paired_items):
+def test_a_silent_estimate_gets_nan_with_a_reason_and_the_run_goes_on(paired_items):
+    """Never 0 dB or 0.0 standing in for "could not measure": a silent estimate has no
+    PESQ, STOI or SI-SNR(i), and the row says why."""
     items, enhanced_dir = paired_items
     write_audio(enhanced_dir / "item_1.wav", np.zeros(3 * SR // 2), SR)
-    df = evaluate_items(items, "speech", SR)
-    assert df["pesq"].isna().tolist() == [False, True, False, False]
-    assert np.isfinite(df[["stoi", "si_snr", "si_snr_i"]].to_numpy()).all()
+    df = evaluate_items(items, "speech", SR, dnsmos=False)
+    for column in ("pesq_wb", "stoi", "si_snr", "si_snr_i"):
+        assert df[column].isna().tolist() == [False, True, False, False], column
+    assert "silent" in df["reasons"][1]
+    assert np.isfinite(df.loc[[0, 2, 3], ["stoi", "si_snr", "si_snr_i"]].to_numpy()).all()
 
 
 def test_metrics_csv_is_written_whole(tmp_path, paired_items):

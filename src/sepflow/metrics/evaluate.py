@@ -26,6 +26,7 @@ from sepflow.data.manifest import Manifest, estimate_paths
 from sepflow.errors import SepflowError
 from sepflow.files import write_atomic
 from sepflow.metrics.tasks import METRIC_SETS
+from sepflow.metrics.threads import single_thread_worker
 
 LENGTH_TOLERANCE_S = 0.01
 """Estimates may be up to one STFT hop (10 ms) longer or shorter than the reference;
@@ -78,9 +79,9 @@ def _load_item(item: dict, sample_rate: int) -> tuple[dict, dict, np.ndarray]:
     return references, estimates, mixture[:, :n]
 
 
-def _evaluate_item(item: dict, task: str, sample_rate: int) -> list[dict]:
+def _evaluate_item(item: dict, task: str, sample_rate: int, options: dict) -> list[dict]:
     references, estimates, mixture = _load_item(item, sample_rate)
-    return [{"id": item["id"], **row} for row in METRIC_SETS[task](references, estimates, mixture, sample_rate)]
+    return [{"id": item["id"], **row} for row in METRIC_SETS[task](references, estimates, mixture, sample_rate, **options)]
 
 
 def _check_estimates_exist(items: Sequence[dict]) -> None:
@@ -106,16 +107,17 @@ def _logged(rows: Iterable[dict], total: int) -> Iterator[dict]:
         yield row
 
 
-def evaluate_items(items: Sequence[dict], task: str, sample_rate: int, workers: int = 1) -> pd.DataFrame:
+def evaluate_items(items: Sequence[dict], task: str, sample_rate: int, workers: int = 1, **options) -> pd.DataFrame:
     """The rows of every item (one for speech, one per source for music), in the order of
-    `items`; a process pool when workers > 1. Columns are what the task's metric set gives."""
+    `items`; a process pool when workers > 1, each worker's numerical libraries on one
+    thread. Columns are what the task's metric set gives; `options` go to it (dnsmos=...)."""
     if task not in METRIC_SETS:
         raise SepflowError(f"no metric set for task {task!r}; known: {sorted(METRIC_SETS)}")
     _check_estimates_exist(items)
-    work = partial(_evaluate_item, task=task, sample_rate=sample_rate)
+    work = partial(_evaluate_item, task=task, sample_rate=sample_rate, options=options)
     workers = min(workers, len(items))
     if workers > 1:
-        pool = ProcessPoolExecutor(workers, mp_context=_pool_context())
+        pool = ProcessPoolExecutor(workers, mp_context=_pool_context(), initializer=single_thread_worker)
         try:
             chunksize = max(1, len(items) // (workers * 8))
             per_item = list(_logged(pool.map(work, items, chunksize=chunksize), len(items)))
@@ -140,8 +142,9 @@ def manifest_items(manifest: Manifest, enhanced_dir: str | os.PathLike) -> list[
 
 
 def evaluate_manifest(manifest: Manifest, enhanced_dir: str | os.PathLike, out_csv: str | os.PathLike,
-                      workers: int = 1) -> pd.DataFrame:
+                      workers: int = 1, **options) -> pd.DataFrame:
     """Evaluate an enhanced folder against a test manifest and write the per-item CSV."""
-    frame = evaluate_items(manifest_items(manifest, enhanced_dir), manifest.task, manifest.sample_rate, workers)
+    frame = evaluate_items(manifest_items(manifest, enhanced_dir), manifest.task, manifest.sample_rate, workers,
+                           **options)
     write_metrics_csv(frame, out_csv)
     return frame

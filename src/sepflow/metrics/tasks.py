@@ -13,23 +13,25 @@ from collections.abc import Callable
 import numpy as np
 
 from sepflow.audio import si_snr
-from sepflow.metrics.speech import speech_metrics
+from sepflow.metrics.speech import SPEECH_COLUMNS, speech_metrics
 
 Rows = list[dict]
 
 
 def speech_rows(references: dict[str, np.ndarray], estimates: dict[str, np.ndarray], mixture: np.ndarray,
-                sample_rate: int) -> Rows:
-    """Speech metrics of the one source; a multi-channel item is scored per channel and the
-    channels' values averaged."""
+                sample_rate: int, dnsmos: bool = True) -> Rows:
+    """Speech metrics of the one source, with a `reasons` column for the NaN ones; a
+    multi-channel item is scored per channel and the channels' values averaged."""
     (name, reference), = references.items()
-    per_channel = [speech_metrics(reference[c], estimates[name][c], mixture[c], sample_rate)
+    per_channel = [speech_metrics(reference[c], estimates[name][c], mixture[c], sample_rate, dnsmos=dnsmos)
                    for c in range(reference.shape[0])]
-    return [{key: float(np.mean([row[key] for row in per_channel])) for key in per_channel[0]}]
+    row = {key: float(np.mean([values[key] for values, _ in per_channel])) for key in SPEECH_COLUMNS}
+    reasons = {key: why for _, channel_reasons in per_channel for key, why in channel_reasons.items()}
+    return [{**row, "reasons": "; ".join(f"{key}: {why}" for key, why in reasons.items())}]
 
 
 def music_rows(references: dict[str, np.ndarray], estimates: dict[str, np.ndarray], mixture: np.ndarray,
-               sample_rate: int) -> Rows:
+               sample_rate: int, **options) -> Rows:
     """Per source: SI-SDR of the estimate over all channels, and of the mixture for reference."""
     rows = []
     for name, reference in references.items():

@@ -23,6 +23,7 @@ MODELS: dict[str, str] = {
     "semamba": "sepflow.models.semamba:SEMamba",
     "spec_unet": "sepflow.models.spec_unet:SpecUNet",
     "tcm_unet": "sepflow.models.tcm_unet:TCMUNet",
+    "unet1d": "sepflow.models.unet1d:UNet1D",
     "waveunet": "sepflow.models.waveunet:WaveUNet",
 }
 
