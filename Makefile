@@ -1,11 +1,11 @@
 # The two commands:  make demo  (install, then run the pipeline on the demo corpus)
-#                    make test  (install, then run the test suite)
+#                    make test  (install, then lint and run the test suite)
 PYTHON ?= python3
 VENV ?= .venv
 CORES ?= 8
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench venv clean-results
+.PHONY: demo test lint bench venv clean-results
 
 venv: $(VENV)/.installed
 
@@ -21,8 +21,14 @@ $(VENV)/.installed: pyproject.toml
 demo: venv
 	$(BIN)/snakemake --cores $(CORES) --resources gpu=1
 
-test: venv
+test: venv lint
 	$(BIN)/python -m pytest -q
+
+# The workflow by Snakemake's linter (the default config.yaml), the code by ruff (pyproject's [tool.ruff]).
+lint: venv
+	$(BIN)/snakemake --lint
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 bench: venv
 	$(BIN)/python benchmarks/models.py

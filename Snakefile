@@ -1,5 +1,8 @@
 # sepflow: raw audio to results tables. See README.md; the layout is in DESIGN.md.
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
+
+from sepflow.config import validate_schema
+from sepflow.errors import SepflowError
 
 min_version("8.0")
 
@@ -7,7 +10,12 @@ min_version("8.0")
 configfile: "config.yaml"
 
 
-validate(config, "workflow/schemas/config.schema.yaml")
+# The schema's first error alone, as "config: path: message" (snakemake.utils.validate would
+# print the whole schema and config); sepflow.config.check_config (common.smk) does the rest.
+try:
+    validate_schema(config, f"{workflow.basedir}/workflow/schemas/config.schema.yaml")
+except SepflowError as exc:
+    raise WorkflowError(f"config: {exc}") from None
 
 
 conda: "envs/sepflow.yaml"

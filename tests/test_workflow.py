@@ -17,40 +17,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from snakemake_runs import planned_outputs, sepflow_errors, snakemake, write_config
+from snakemake_runs import REPO, planned_outputs, sepflow_errors, snakemake, write_config
 
 
-TINY = {
-    "seed": 7,
-    "data_dir": "data",
-    "results_dir": "results",
-    "device": "cpu",
-    "threads": {"train": 1, "enhance": 1, "evaluate": 1},
-    "enhance": {"chunk_seconds": 1.0, "overlap_seconds": 0.25},
-    "datasets": {"demo": {
-        "recipe": "demo", "sample_rate": 16000,
-        "sizes": {"train": 8, "valid": 2, "test": 3}, "snr_range": [0, 10], "reverb_fraction": 0.3,
-        "utterance_seconds": [1.2, 2.0], "pool_sizes": {"clean": 2, "noise": 2, "impulse_responses": 2},
-    }},
-    "experiments": {
-        "noisy": {"baseline": "noisy", "test_sets": ["demo/test"]},
-        "gating": {"baseline": "spectral_gating", "test_sets": ["demo/test"]},
-        "tiny": {
-            "model": "gatewave", "args": {"hidden": 8, "depth": 2},
-            "data": {"dataset": "demo", "train": "train", "valid": "valid"},
-            "train": {"steps": 6, "batch_size": 2, "segment": 0.5, "lr": 0.001, "loss": {"name": "l1"},
-                      "valid_every": 3, "log_every": 3},
-            "test_sets": ["demo/test"],
-        },
-        "other": {
-            "model": "gatewave", "args": {"hidden": 4, "depth": 2},
-            "data": {"dataset": "demo", "train": "train", "valid": "valid"},
-            "train": {"steps": 3, "batch_size": 2, "segment": 0.5, "lr": 0.001, "loss": {"name": "l1"},
-                      "valid_every": 3},
-            "test_sets": ["demo/test"],
-        },
-    },
-}
+TINY = yaml.safe_load((REPO / "config" / "tiny.yaml").read_text())  # the tiny preset, as users run it
 
 
 @pytest.fixture(scope="module")

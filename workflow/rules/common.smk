@@ -9,6 +9,7 @@ from sepflow.config import (
     check_config,
     evaluation_targets,
     pretrained_experiments,
+    train_settings,
     trained_experiments,
     training_splits,
 )
@@ -106,10 +107,7 @@ def recipe_inputs(wildcards):
 
 def train_params(wildcards):
     """What training depends on; the global seed unless the experiment sets its own."""
-    exp = EXPERIMENTS[wildcards.experiment]
-    params = {key: exp.get(key) for key in ("model", "args", "data", "train")}
-    params["train"] = {"seed": config["seed"], **exp["train"]}
-    return canonical_json(params)
+    return canonical_json(train_settings(config, wildcards.experiment))
 
 
 def train_inputs(wildcards):

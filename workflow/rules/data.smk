@@ -17,6 +17,8 @@ rule prepare:
     benchmark:
         f"{DATA}/benchmarks/{{dataset}}/prepare.tsv"
     threads: 2
+    conda:
+        "../../envs/sepflow.yaml"
     script:
         "../scripts/prepare.py"
 

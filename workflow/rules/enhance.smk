@@ -17,6 +17,8 @@ rule enhance:
     threads: config["threads"]["enhance"]
     resources:
         gpu=lambda w: GPU if w.experiment in MODELLED else 0,
+    conda:
+        "../../envs/sepflow.yaml"
     script:
         "../scripts/enhance.py"
 

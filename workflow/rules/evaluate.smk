@@ -13,6 +13,8 @@ rule evaluate:
     benchmark:
         f"{RESULTS}/{{experiment}}/benchmarks/evaluate_{{dataset}}_{{split}}.tsv"
     threads: config["threads"]["evaluate"]
+    conda:
+        "../../envs/sepflow.yaml"
     script:
         "../scripts/evaluate.py"
 

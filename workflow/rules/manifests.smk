@@ -8,10 +8,11 @@ rule manifest:
     output:
         f"{DATA}/manifests/{{dataset}}/{{split}}.json",
     params:
-        data_dir=DATA,
         dataset=lambda w: canonical_json(config["datasets"][w.dataset]),
     log:
         f"{DATA}/logs/{{dataset}}/manifest_{{split}}.log",
+    conda:
+        "../../envs/sepflow.yaml"
     script:
         "../scripts/manifest.py"
 

@@ -26,5 +26,7 @@ rule report:
     log:
         f"{RESULTS}/report/report.log",
     threads: 1
+    conda:
+        "../../envs/sepflow.yaml"
     script:
         "../scripts/report.py"

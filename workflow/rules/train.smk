@@ -21,6 +21,8 @@ rule train_model:
     threads: config["threads"]["train"]
     resources:
         gpu=GPU,
+    conda:
+        "../../envs/sepflow.yaml"
     script:
         "../scripts/train.py"
 

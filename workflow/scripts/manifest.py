@@ -9,7 +9,7 @@ from sepflow.stage import stage
 
 with stage(snakemake):
     w = snakemake.wildcards
-    manifest = build_manifest(json.loads(snakemake.params.dataset), Path(snakemake.input.audio),
-                              Path(snakemake.params.data_dir), w.dataset, w.split)
+    audio = Path(snakemake.input.audio)  # {data_dir}/audio/{dataset}
+    manifest = build_manifest(json.loads(snakemake.params.dataset), audio, audio.parents[1], w.dataset, w.split)
     write_manifest(manifest, snakemake.output[0])
     print(f"{snakemake.output[0]}: {len(manifest.items)} items")
