@@ -106,3 +106,30 @@ def test_processes_must_divide_the_global_batch():
     with pytest.raises(SepflowError, match=r"train.batch_size 6 .* train.processes = 4"):
         Recipe.from_config({"batch_size": 6, "processes": 4})
     assert Recipe.from_config({"processes": 2}).fingerprint("m", {}, "d") == Recipe().fingerprint("m", {}, "d")
+
+
+def test_interrupted_two_process_run_saves_once_and_resumes_exactly(data, tmp_path):
+    """Ctrl-C (or Slurm's SIGTERM, which the workflow turns into KeyboardInterrupt) reaching
+    the caller mid-run: the ranks stop together, rank 0 saves once, and the rerun continues
+    exactly like a run that was never stopped."""
+    lines = []
+
+    def interrupt_at_step_3(line):
+        lines.append(line)
+        if "step      3/200 " in line:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_job(job(data, tmp_path / "resumed", processes=2, steps=200), log=interrupt_at_step_3)
+    stopped = state(tmp_path / "resumed")["step"]
+    assert 3 <= stopped < 200
+    print(f"interrupted at step 3 of rank 0's log; the ranks stopped together at step {stopped}; output after it:",
+          *lines[next(i for i, line in enumerate(lines) if "step      3/200 " in line) + 1:], sep="\n  ")
+    assert [line for line in lines if "interrupted at step" in line] == [
+        f"[dist] interrupted at step {stopped}; state saved to {tmp_path / 'resumed/last.pt'}, rerun to resume."]
+    train_job(job(data, tmp_path / "resumed", processes=2, steps=stopped + 1), log=lambda line: None)
+    train_job(job(data, tmp_path / "straight", processes=2, steps=stopped + 1), log=lambda line: None)
+    resumed, straight = state(tmp_path / "resumed"), state(tmp_path / "straight")
+    for name, weights in straight["model_state"].items():
+        assert torch.equal(resumed["model_state"][name], weights), name
+    assert history(tmp_path / "resumed") == history(tmp_path / "straight")
