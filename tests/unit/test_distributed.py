@@ -2,7 +2,11 @@
 with the same global batch, writes each file once, and resumes exactly."""
 
 import csv
+import os
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,7 +14,7 @@ import torch
 
 from sepflow.data.manifest import paired_manifest, write_manifest
 from sepflow.errors import SepflowError
-from sepflow.train.launch import train_job
+from sepflow.train.launch import launch_command, train_job
 from sepflow.train.recipe import Recipe
 from conftest import SR, make_paired_split
 
@@ -133,3 +137,21 @@ def test_interrupted_two_process_run_saves_once_and_resumes_exactly(data, tmp_pa
     for name, weights in straight["model_state"].items():
         assert torch.equal(resumed["model_state"][name], weights), name
     assert history(tmp_path / "resumed") == history(tmp_path / "straight")
+
+
+def test_metric_gan_gradients_are_averaged_over_ranks(tmp_path):
+    """The metric GAN runs SEMamba's methods on the unwrapped generator, which DDP does not
+    see: its gradients are averaged by the step itself (sepflow.device.average_gradients),
+    the discriminator's by DDP. One step, 2 x 2 items against 1 x 4."""
+    worker = str(Path(__file__).with_name("metric_gan_ranks.py"))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    subprocess.run([sys.executable, worker, str(tmp_path / "one.pt")], check=True, env=env, capture_output=True)
+    subprocess.run(launch_command(2, [worker, str(tmp_path / "two.pt")]), check=True, env=env, capture_output=True)
+    one, two = torch.load(tmp_path / "one.pt"), torch.load(tmp_path / "two.pt")
+    for net in ("generator", "discriminator"):
+        # relative to the network's largest gradient: biases that an instance norm cancels
+        # have gradients of rounding noise around 0, equal only to that scale
+        scale = max(a.abs().max().item() for a in one[net].values())
+        worst = max((two[net][name] - a).abs().max().item() for name, a in one[net].items()) / scale
+        print(f"{net}: largest gradient difference {worst:.2g} of the largest gradient")
+        assert worst < 1e-5, net

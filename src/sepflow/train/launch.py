@@ -56,11 +56,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def launch_command(processes: int, job_path: Path) -> list[str]:
-    """accelerate launch for N processes on this node running this module on `job_path`."""
+def launch_command(processes: int, program: list[str]) -> list[str]:
+    """`accelerate launch` of N processes on this node, each running `program` (a script and
+    its arguments, or "-m", a module and its arguments). Mixed precision is the
+    Accelerator's (sepflow.device), not the launcher's."""
     return [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(processes),
             "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-            "--main_process_port", str(_free_port()), "-m", "sepflow.train.launch", str(job_path)]
+            "--main_process_port", str(_free_port()), *program]
 
 
 def _launch(job: dict, processes: int, log: Callable[[str], None]) -> dict:
@@ -73,7 +75,7 @@ def _launch(job: dict, processes: int, log: Callable[[str], None]) -> dict:
         job_path = Path(tmp) / "job.json"
         job_path.write_text(json.dumps({**job, "threads": threads}))
         # Its own session: a Ctrl-C in the terminal reaches the ranks once, through us.
-        proc = subprocess.Popen(launch_command(processes, job_path), stdout=subprocess.PIPE,
+        proc = subprocess.Popen(launch_command(processes, ["-m", "sepflow.train.launch", str(job_path)]), stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True)
         while True:
             try:
