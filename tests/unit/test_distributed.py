@@ -11,18 +11,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import SR, make_paired_split
 
 from sepflow.data.manifest import paired_manifest, write_manifest
 from sepflow.errors import SepflowError
 from sepflow.train.launch import launch_command, train_job
 from sepflow.train.recipe import Recipe
-from conftest import SR, make_paired_split
 
 # Adam with L2 weight decay added to the gradient: the update then depends on the gradient's
 # scale, so ranks whose gradients were summed instead of averaged would not match (plain
 # Adam is blind to a constant factor).
-RECIPE = dict(steps=4, batch_size=4, segment=0.25, lr=1e-3, weight_decay=0.5, loss={"name": "l1"},
-              valid_every=2, log_every=1, seed=3, mixed_precision=False)
+RECIPE = {"steps": 4, "batch_size": 4, "segment": 0.25, "lr": 1e-3, "weight_decay": 0.5, "loss": {"name": "l1"},
+          "valid_every": 2, "log_every": 1, "seed": 3, "mixed_precision": False}
 RTOL, ATOL = 1e-4, 1e-6  # 2 x (batch / 2) against 1 x batch after 4 Adam steps
 
 
