@@ -78,14 +78,14 @@ def forget_stale_outputs():
 
 
 def uses_cuda():
-    """Whether GPU jobs ask for a GPU (gpu=1), decided from the config and from where jobs
-    run, never by importing torch: `cuda` always, `cpu` never, and `auto` on a cluster
-    always (the DAG is built on a login node without a GPU; a job falls back to CPU where
-    none is) and locally when this machine has an NVIDIA GPU, so that a CPU-only laptop's
-    `--resources gpu=1` does not run its trainings one at a time."""
+    """Whether GPU jobs ask for a GPU (gpu=1), decided from the config, never by importing
+    torch: `cuda` always, `cpu` never, and `auto` on a cluster (`cluster: true`, which
+    profiles/slurm sets) always: the DAG is built on a login node without a GPU, and a job
+    falls back to CPU where none is. A local `auto` run asks when this machine has an NVIDIA
+    GPU, so that a CPU-only laptop's `--resources gpu=1` does not run trainings one at a time."""
     if config["device"] != "auto":
         return config["device"] == "cuda"
-    if not workflow.local_exec:
+    if config.get("cluster"):  # set by profiles/slurm: the submitting machine is no guide
         return True
     nvidia_smi = shutil.which("nvidia-smi")
     listed = subprocess.run([nvidia_smi, "-L"], capture_output=True, text=True).stdout if nvidia_smi else ""

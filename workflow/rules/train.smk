@@ -1,5 +1,11 @@
-# Training: one model per experiment with a `model`; tagged gpu=1 when CUDA will be used.
+# Training: one model per experiment with a `model`; it asks for one GPU per training process
+# (`train: {processes: N}`, default 1) when CUDA will be used, and N > 1 processes are started
+# through Accelerate (sepflow.train.launch).
 # results/{experiment}/train/ keeps last.pt so an interrupted or extended run resumes.
+
+
+def train_gpus(wildcards):
+    return GPU * int(EXPERIMENTS[wildcards.experiment]["train"].get("processes", 1))
 
 
 rule train_model:
@@ -20,7 +26,7 @@ rule train_model:
         f"{RESULTS}/{{experiment}}/benchmarks/train.tsv"
     threads: config["threads"]["train"]
     resources:
-        gpu=GPU,
+        gpu=train_gpus,
     conda:
         "../../envs/sepflow.yaml"
     script:

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from sepflow.audio.pcs import pcs400
+from sepflow.device import average_gradients
 from sepflow.losses.semamba import SEMambaGeneratorLoss, batch_pesq
 from sepflow.models.metric_discriminator import MetricDiscriminator
 
@@ -82,6 +83,7 @@ class MetricGANStep:
         if not torch.isfinite(loss_g):
             raise FloatingPointError(f"SEMamba generator loss is {loss_g.item()} at step {self.steps}")
         self.accelerator.backward(loss_g)
+        average_gradients(generator, self.accelerator)  # DDP does not see this backward: the generator's methods ran unwrapped
         if self.recipe.clip_grad > 0:
             self.accelerator.clip_grad_norm_(self.model.parameters(), self.recipe.clip_grad)
         self.opt_g.step()

@@ -7,11 +7,18 @@ contract says, and the checkpoint's task and source names come from the data.
 
 Files under `out_dir`: last.pt (training state), best.pt (best model so far), history.csv,
 tensorboard/. The returned model checkpoint (the best one) is what inference loads.
+
+With several processes (`sepflow.train.launch`, one per GPU, or gloo on CPU) every rank
+runs this same loop on its slice of each global batch; DDP averages the gradients, the
+logged terms are averaged over ranks, validation items are split among the ranks and
+gathered back in item order (so every rank takes the same best/stale/early-stop and
+learning-rate decisions), and only rank 0 writes files and logs.
 """
 
 from __future__ import annotations
 
 import math
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -44,16 +51,64 @@ def _format_eta(seconds: float) -> str:
 
 
 @torch.no_grad()
-def validate(model, loss_fn, dataset, limit: int, device) -> tuple[float, float]:
-    """Mean loss and mean SI-SNR (dB, over sources) on whole validation items."""
+def score_items(model, loss_fn, dataset, items, device) -> list[tuple[float, float]]:
+    """(loss, SI-SNR in dB averaged over sources) of each whole validation item in `items`."""
     model.eval()
-    losses, scores = [], []
-    for i in range(min(limit or len(dataset), len(dataset))):
+    scores = []
+    for i in items:
         mixture, targets = (x[None].to(device) for x in dataset[i])
         estimate = as_sources(model(mixture), targets.shape[1]).float()
-        losses.append(loss_fn(flat_sources(estimate), flat_sources(targets)).item())
-        scores.append(batch_si_snr(estimate.transpose(0, 1), targets.transpose(0, 1)).mean().item())
-    return sum(losses) / len(losses), sum(scores) / len(scores)
+        scores.append((loss_fn(flat_sources(estimate), flat_sources(targets)).item(),
+                       batch_si_snr(estimate.transpose(0, 1), targets.transpose(0, 1)).mean().item()))
+    return scores
+
+
+def _means(scores: list[tuple[float, float]]) -> tuple[float, float]:
+    return sum(s[0] for s in scores) / len(scores), sum(s[1] for s in scores) / len(scores)
+
+
+def validate(model, loss_fn, dataset, limit: int, device) -> tuple[float, float]:
+    """Mean loss and mean SI-SNR (dB, over sources) on whole validation items."""
+    return _means(score_items(model, loss_fn, dataset, range(min(limit or len(dataset), len(dataset))), device))
+
+
+def validate_shared(model, loss_fn, dataset, limit: int, accelerator) -> tuple[float, float]:
+    """`validate` with the items dealt round-robin to the ranks: each scores its share once,
+    and all gather every item's scores in item order, so every rank returns the same means
+    as one process would (same values summed in the same order)."""
+    n, world, rank = min(limit or len(dataset), len(dataset)), accelerator.num_processes, accelerator.process_index
+    per = -(-n // world)
+    mine = score_items(model, loss_fn, dataset, range(rank, n, world), accelerator.device)
+    padded = torch.full((per, 2), math.nan, dtype=torch.float64, device=accelerator.device)
+    padded[:len(mine)] = torch.tensor(mine, dtype=torch.float64).reshape(-1, 2)
+    gathered = accelerator.gather(padded).reshape(world, per, 2).transpose(0, 1).reshape(-1, 2)[:n]
+    return _means([tuple(row) for row in gathered.tolist()])
+
+
+class StopRequest:
+    """SIGTERM/SIGINT recorded rather than raised, for ranks that must stop together: the
+    loop checks the flag with the other ranks after each step, so no rank leaves a
+    collective half done, and a repeated signal does not interrupt the save."""
+
+    def __init__(self):
+        self.received = 0
+        self._previous = {sig: signal.signal(sig, self._record) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def _record(self, signum, frame):
+        self.received = signum
+
+    def restore(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+def average_over_ranks(accelerator, terms: dict[str, float], stop: int) -> tuple[dict[str, float], bool]:
+    """The step's logged terms averaged over ranks (each is a mean over the rank's equal
+    share of the batch, so this is the global batch's mean), and whether any rank was
+    asked to stop."""
+    values = torch.tensor([*terms.values(), float(stop > 0)], dtype=torch.float64, device=accelerator.device)
+    values = accelerator.reduce(values, "sum").tolist()
+    return {k: v / accelerator.num_processes for k, v in zip(terms, values)}, values[-1] > 0
 
 
 def train(
@@ -70,6 +125,10 @@ def train(
     out_dir = Path(out_dir)
     tag = f"[{name or model_name}]"
     accelerator = make_accelerator(device, recipe.mixed_precision)
+    shared = accelerator.num_processes > 1
+    if not accelerator.is_main_process:
+        def log(line: str) -> None:  # rank 0 speaks for all
+            pass
     fingerprint = recipe.fingerprint(model_name, model_args, data.fingerprint)
 
     torch.manual_seed(recipe.seed)
@@ -101,6 +160,9 @@ def train(
         log(f"{tag} {model_name}: {count_parameters(model) / 1e6:.3f} M parameters, {len(data.train)} training "
             f"items, sources {list(data.sources)}, device {accelerator.device}, "
             f"mixed precision {accelerator.mixed_precision}")
+    if shared:
+        log(f"{tag} {accelerator.num_processes} processes ({accelerator.distributed_type.value}), "
+            f"{recipe.batch_size // accelerator.num_processes} of each batch of {recipe.batch_size} per process")
     if state["step"] and state["stale"] >= recipe.early_stop > 0:
         log(f"{tag} stopped early before; nothing to do.")
     writer = SummaryWriter(str(out_dir / "tensorboard"), purge_step=state["step"] or None) if accelerator.is_main_process else None
@@ -110,6 +172,8 @@ def train(
                         generator=torch.Generator().manual_seed(recipe.seed))
 
     def checkpoint_training():
+        if not accelerator.is_main_process:
+            return
         atomic_save({
             "fingerprint": fingerprint, "model_state": accelerator.unwrap_model(model).state_dict(),
             "step_state": step_fn.state_dict(), "rng_cpu": torch.get_rng_state(),
@@ -120,10 +184,15 @@ def train(
 
     batches = iter(loader)
     started, start_step = time.monotonic(), state["step"]
+    eval_model = accelerator.unwrap_model(model) if shared else model  # validation runs no DDP collectives
+    stop_request = StopRequest() if shared else None
     try:
         while state["step"] < recipe.steps and not (state["stale"] >= recipe.early_stop > 0):
             mixture, targets = (x.to(accelerator.device) for x in next(batches))
             terms = step_fn(mixture, targets)
+            stop = False
+            if shared:
+                terms, stop = average_over_ranks(accelerator, terms, stop_request.received)
             loss = terms["loss"]
             if not math.isfinite(loss):
                 raise SepflowError(f"{tag} the loss became {loss} at step {state['step'] + 1}; "
@@ -138,7 +207,10 @@ def train(
                 log(f"{tag} step {step:>6}/{recipe.steps} ({100 * step / recipe.steps:5.1f}%)  loss {loss:.4f}{others}  "
                     f"lr {step_fn.lr:.2e}  {rate:5.2f} step/s  eta {_format_eta((recipe.steps - step) / max(rate, 1e-9))}")
             if step % recipe.valid_every == 0 or step == recipe.steps:
-                valid_loss, valid_si_snr = validate(model, loss_fn, data.valid, recipe.valid_items, accelerator.device)
+                if shared:
+                    valid_loss, valid_si_snr = validate_shared(eval_model, loss_fn, data.valid, recipe.valid_items, accelerator)
+                else:
+                    valid_loss, valid_si_snr = validate(model, loss_fn, data.valid, recipe.valid_items, accelerator.device)
                 if not math.isfinite(valid_loss):
                     raise SepflowError(f"{tag} the validation loss is {valid_loss} at step {step}; lower train.lr.")
                 step_fn.end_validation(valid_loss)
@@ -149,18 +221,22 @@ def train(
                 state["history"].append(row)
                 if valid_loss < state["best_loss"]:
                     state["best_loss"], state["stale"] = valid_loss, 0
-                    best = model_checkpoint(model_name, model_args, data, accelerator.unwrap_model(model))
-                    atomic_save({**best, "step": step, "valid_loss": valid_loss}, best_path)
+                    if accelerator.is_main_process:
+                        best = model_checkpoint(model_name, model_args, data, accelerator.unwrap_model(model))
+                        atomic_save({**best, "step": step, "valid_loss": valid_loss}, best_path)
                 else:
                     state["stale"] += 1
                 state["seconds"], started, start_step = row["seconds"], time.monotonic(), step
                 checkpoint_training()
-                write_history_csv(state["history"], out_dir / "history.csv")
+                if accelerator.is_main_process:
+                    write_history_csv(state["history"], out_dir / "history.csv")
                 if writer is not None:
                     for key in ("train_loss", "valid_loss", "valid_si_snr", "lr"):
                         writer.add_scalar(key, row[key], step)
                     writer.flush()
                 log(f"{tag} {format_row(row, recipe.steps)}{'  *best' if state['stale'] == 0 else ''}")
+            if stop:
+                raise KeyboardInterrupt(f"signal {stop_request.received or 'on another rank'}")
         if state["stale"] >= recipe.early_stop > 0:
             log(f"{tag} early stop at step {state['step']}: no improvement in {recipe.early_stop} validations.")
     except KeyboardInterrupt:
@@ -169,7 +245,11 @@ def train(
         log(f"{tag} interrupted at step {state['step']}; state saved to {last_path}, rerun to resume.")
         raise
     finally:
+        if stop_request is not None:
+            stop_request.restore()
         if writer is not None:
             writer.close()
     sys.stdout.flush()
+    if shared:
+        accelerator.wait_for_everyone()  # best.pt is written by rank 0
     return torch.load(best_path, map_location="cpu", weights_only=True)

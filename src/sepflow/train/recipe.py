@@ -30,6 +30,7 @@ class Recipe:
     num_workers: int = 0
     log_every: int = 20
     seed: int = 0
+    processes: int = 1            # training processes (GPUs of one node); batch_size stays the global batch
     step: dict = field(default_factory=lambda: {"name": "supervised"})  # sepflow.train.steps.STEPS
 
     @classmethod
@@ -43,9 +44,12 @@ class Recipe:
         if "betas" in cfg:
             cfg["betas"] = tuple(cfg["betas"])
         recipe = cls(**cfg)
-        for key in ("steps", "batch_size", "valid_every", "log_every"):
+        for key in ("steps", "batch_size", "valid_every", "log_every", "processes"):
             if getattr(recipe, key) < 1:
                 raise SepflowError(f"{where}.{key} must be at least 1, got {getattr(recipe, key)}")
+        if recipe.batch_size % recipe.processes:
+            raise SepflowError(f"{where}.batch_size {recipe.batch_size} is the global batch and must divide "
+                               f"evenly among {where}.processes = {recipe.processes}")
         if recipe.segment <= 0 or recipe.lr <= 0:
             raise SepflowError(f"{where}: segment and lr must be positive")
         if "name" not in recipe.loss:
@@ -56,8 +60,11 @@ class Recipe:
 
     def fingerprint(self, model: str, model_args: dict, data: str) -> str:
         """What a resumed run must share with the run it continues: the model, its arguments,
-        the data it learns from (a content hash) and all of the recipe but the step budget
-        and the logging/early-stop knobs, which may change between runs."""
-        keep = {k: v for k, v in dataclasses.asdict(self).items() if k not in ("steps", "early_stop", "log_every", "num_workers")}
+        the data it learns from (a content hash) and all of the recipe but the step budget,
+        the logging/early-stop knobs and the number of processes, which may change between
+        runs (the global batch and its items do not depend on the processes, and results
+        agree within float tolerance: tests/unit/test_distributed.py)."""
+        keep = {k: v for k, v in dataclasses.asdict(self).items()
+                if k not in ("steps", "early_stop", "log_every", "num_workers", "processes")}
         blob = json.dumps({"model": model, "args": model_args, "recipe": keep, "data": data}, sort_keys=True, default=list)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
