@@ -5,9 +5,21 @@ VENV ?= .venv
 CORES ?= 8
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench venv clean-results
+.PHONY: demo test lint bench venv system clean-results
 
-venv: $(VENV)/.installed
+venv: $(VENV)/.installed system
+
+# Programs from Debian that the pipeline calls: ffmpeg (musdb/museval decode audio with it)
+# and git-lfs (the DNS Challenge recipe). Installed when missing and run as root; otherwise
+# one line says what to install.
+SYSTEM_PROGRAMS := ffmpeg git-lfs
+system:
+	@missing=""; for p in $(SYSTEM_PROGRAMS); do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "sepflow needs:$$missing (Debian: sudo apt-get install$$missing)"; exit 1; fi; \
+	fi
 
 # torch first, pinned: a CPU build of this version may be on local disk, and any looser
 # spec pulled by a dependency would download a multi-GB CUDA build.

@@ -12,6 +12,8 @@ rule evaluate:
         f"{RESULTS}/{{experiment}}/logs/evaluate_{{dataset}}_{{split}}.log",
     benchmark:
         f"{RESULTS}/{{experiment}}/benchmarks/evaluate_{{dataset}}_{{split}}.tsv"
+    params:
+        dnsmos=config["metrics"]["dnsmos"],
     threads: config["threads"]["evaluate"]
     conda:
         "../../envs/sepflow.yaml"

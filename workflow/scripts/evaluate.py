@@ -6,4 +6,5 @@ from sepflow.stage import stage
 
 with stage(snakemake):
     manifest = read_manifest(snakemake.input.manifest)
-    evaluate_manifest(manifest, snakemake.input.enhanced, snakemake.output[0], workers=snakemake.threads)
+    evaluate_manifest(manifest, snakemake.input.enhanced, snakemake.output[0], workers=snakemake.threads,
+                      **({"dnsmos": snakemake.params.dnsmos} if manifest.task == "speech" else {}))
