@@ -141,3 +141,25 @@ def test_the_loop_never_names_signals_and_inference_does_not_import_training():
         assert "clean" not in text and "noisy" not in text, path
     for path in (src / "infer").rglob("*.py"):
         assert "sepflow.train" not in path.read_text(), path
+
+
+def test_pcs_post_processing_is_an_inference_option(toy_data, tmp_path):
+    """enhance: {pcs: true} stretches the estimate's contrast (SEMamba's PCS400) at 16 kHz."""
+    from sepflow.audio.pcs import pcs400
+
+    model = Masker(sources=1, channels=1)
+    torch.save(model_checkpoint_for(model, toy_data), tmp_path / "model.pt")
+    test_set = read_manifest(toy_data / "manifests/toy/test.json")
+    audio, _ = read_audio(test_set.mixture_path(test_set.items[0]))
+    plain = load_separator({}, 16000, ("speech",), tmp_path / "model.pt", device="cpu")(audio)
+    stretched = load_separator({"enhance": {"pcs": True}}, 16000, ("speech",), tmp_path / "model.pt", device="cpu")(audio)
+    np.testing.assert_allclose(stretched, pcs400(torch.from_numpy(plain)).numpy(), atol=1e-6)
+    assert not np.allclose(stretched, plain / np.abs(plain).max(), atol=1e-3)
+
+
+def model_checkpoint_for(model, data_root):
+    from sepflow.models.checkpoint import model_checkpoint
+
+    train = read_manifest(data_root / "manifests/toy/train.json")
+    data = training_data(train, train, 0.3, 0)
+    return model_checkpoint("masker", {"sources": 1, "channels": 1}, data, model)

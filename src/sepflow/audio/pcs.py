@@ -15,6 +15,8 @@ from __future__ import annotations
 import torch
 
 N_FFT, HOP = 400, 100
+PCS_RATE = 16000
+"""The bands above are 16 kHz STFT bins: PCS400 is defined at that rate only."""
 
 # (first bin, last bin + 1, exponent), from the official PCS400 table.
 BANDS = (
