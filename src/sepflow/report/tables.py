@@ -45,6 +45,8 @@ DB_TAGS = ("snr", "sdr", "sir", "sar", "isr")
 NOT_METRICS = ("id", "source", "reasons")
 """Per-item columns that describe an item rather than score it (reasons may read as an
 all-NaN number column when no metric failed)."""
+STATISTICS = ("mean", "ci95", "median", "failed")
+"""The columns summarize() gives each metric, as {metric}_{statistic}."""
 MODEL_COLUMNS = {"parameters": "parameters", "rtf": "RTF (1 thread)"}
 """Facts of trained models that the summary carries when the report measured them."""
 
@@ -159,7 +161,10 @@ def by_testset(summary: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     without the columns of metrics the test set does not have."""
     parts = []
     for testset, part in summary.groupby("testset", sort=False):
-        empty = [c for c in part.columns if part[c].isna().all() and c != "source"]
+        # A metric this test set has keeps its columns even when no item could be scored
+        # (its cells then say so); one it does not have (its failure count is empty) goes.
+        absent = [c.removesuffix("_failed") for c in part if c.endswith("_failed") and part[c].isna().all()]
+        empty = [f"{metric}_{stat}" for metric in absent for stat in STATISTICS if f"{metric}_{stat}" in part]
         parts.append((testset, part.drop(columns=empty).reset_index(drop=True)))
     return parts
 
