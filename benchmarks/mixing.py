@@ -47,8 +47,14 @@ def write_pools(root: Path, rir_seconds: float) -> dict[str, list[tuple[Path, in
 
 def make_mixer(pools, seconds: float, p: float) -> RandomMixtureSampler:
     crop = int(seconds * SR)
-    return RandomMixtureSampler(SignalSampler(pools["speech"], crop), SignalSampler(pools["noise"], crop),
-                                RirSampler(pools["rirs"]), SR, p_speech_rir=p, p_noise_rir=p)
+    return RandomMixtureSampler(
+        SignalSampler(pools["speech"], crop),
+        SignalSampler(pools["noise"], crop),
+        RirSampler(pools["rirs"]),
+        SR,
+        p_speech_rir=p,
+        p_noise_rir=p,
+    )
 
 
 def per_core(mixer: RandomMixtureSampler, n: int) -> tuple[float, float]:
@@ -90,8 +96,10 @@ def main() -> None:
         for workers in (1, 2):
             rate = loader_rate(make_mixer(pools, args.seconds, 0.5), workers, args.mixtures)
             rows.append([f"DataLoader, {workers} worker(s), p=q=0.5", "", f"{rate:.0f}"])
-    print(f"{args.seconds:g} s mixtures at {SR} Hz, {args.rir_seconds:g} s RIRs, read from WAV files; "
-          f"{os.cpu_count()} CPU cores, load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"{args.seconds:g} s mixtures at {SR} Hz, {args.rir_seconds:g} s RIRs, read from WAV files; "
+        f"{os.cpu_count()} CPU cores, load average {os.getloadavg()[0]:.1f}"
+    )
     print(tabulate(rows, headers=["setting", "mixtures / CPU s", "mixtures / wall s"]))
 
 

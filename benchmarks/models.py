@@ -16,9 +16,9 @@ import time
 import torch
 from tabulate import tabulate
 
+from sepflow.models import build_model, count_parameters
 from sepflow.models.demucs_stream import DemucsStreamer
 from sepflow.models.tcm_unet_stream import TCMUNetStreamer
-from sepflow.models import build_model, count_parameters
 
 SR = 16000
 # The reference configurations of the project's source documents.
@@ -53,7 +53,7 @@ def streaming_times(streamer, audio: torch.Tensor) -> tuple[float, float, int]:
     total = time.perf_counter()
     while pos + hop <= audio.shape[-1]:
         start = time.perf_counter()
-        streamer.feed(audio[:, pos:pos + hop])
+        streamer.feed(audio[:, pos : pos + hop])
         per_hop.append(time.perf_counter() - start)
         pos += hop
     total = time.perf_counter() - total
@@ -74,15 +74,23 @@ def main() -> None:
         model = build_model(name, **model_args).eval()
         for threads in args.threads:
             torch.set_num_threads(threads)
-            row = {"model": label, "threads": threads, "params (M)": f"{count_parameters(model) / 1e6:.2f}",
-                   "offline RTF": f"{offline_rtf(model, audio, args.repeats):.3f}"}
+            row = {
+                "model": label,
+                "threads": threads,
+                "params (M)": f"{count_parameters(model) / 1e6:.2f}",
+                "offline RTF": f"{offline_rtf(model, audio, args.repeats):.3f}",
+            }
             if label in STREAMERS:
                 ms, rtf, hop = streaming_times(STREAMERS[label](model), audio[0])
-                row.update({"hop (ms)": f"{1000 * hop / SR:.1f}", "ms per hop": f"{ms:.2f}", "stream RTF": f"{rtf:.3f}"})
+                row.update(
+                    {"hop (ms)": f"{1000 * hop / SR:.1f}", "ms per hop": f"{ms:.2f}", "stream RTF": f"{rtf:.3f}"}
+                )
             rows.append(row)
             print(f"measured {label} at {threads} thread(s)", flush=True)
-    print(f"\n{platform.processor() or platform.machine()}, {torch.get_num_threads()} max threads, torch {torch.__version__}, "
-          f"{args.seconds:g} s of {SR} Hz audio, best of {args.repeats}")
+    print(
+        f"\n{platform.processor() or platform.machine()}, {torch.get_num_threads()} max threads, torch {torch.__version__}, "
+        f"{args.seconds:g} s of {SR} Hz audio, best of {args.repeats}"
+    )
     print(tabulate(rows, headers="keys", tablefmt="github", missingval="-"))
 
 

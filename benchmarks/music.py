@@ -96,12 +96,16 @@ def main() -> None:
             model.eval()
             rtf = separation_rtf(model, args.seconds, args.repeats)
             rows.append([name, f"{count_parameters(model):,}", threads, f"{steps:.3f}", f"{rtf:.4f}"])
-    print(f"{platform.processor() or platform.machine()}, torch {torch.__version__}; "
-          f"training batch {args.batch} x {args.segment} s stereo; RTF on {args.seconds} s stereo, 44.1 kHz")
+    print(
+        f"{platform.processor() or platform.machine()}, torch {torch.__version__}; "
+        f"training batch {args.batch} x {args.segment} s stereo; RTF on {args.seconds} s stereo, 44.1 kHz"
+    )
     print(tabulate(rows, headers=["model", "params", "threads", "train steps/s", "separation RTF"]))
     seconds = museval_seconds(args.seconds)
-    print(f"\nmuseval BSSEval v4, 4 stereo stems of one {args.seconds} s track (1 s frames): "
-          f"{seconds:.1f} s per track, {seconds / args.seconds:.2f} s per second of audio")
+    print(
+        f"\nmuseval BSSEval v4, 4 stereo stems of one {args.seconds} s track (1 s frames): "
+        f"{seconds:.1f} s per track, {seconds / args.seconds:.2f} s per second of audio"
+    )
 
 
 if __name__ == "__main__":

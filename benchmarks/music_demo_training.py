@@ -41,7 +41,7 @@ def random_batch(rng: np.random.Generator, tracks: list[np.ndarray], batch: int,
             if remix:
                 k = int(rng.integers(len(tracks)))
             start = int(rng.integers(tracks[k].shape[-1] - segment + 1))
-            targets[b, j] = tracks[k][j, :, start:start + segment]
+            targets[b, j] = tracks[k][j, :, start : start + segment]
     targets = torch.from_numpy(targets)
     return targets.sum(dim=1), targets
 
@@ -96,7 +96,9 @@ def main() -> None:
         losses.append(loss.item())
         steps += 1
         if steps % 100 == 0:
-            print(f"step {steps}  loss {np.mean(losses[-100:]):.5f}  {time.process_time() - start:.0f} CPU s", flush=True)
+            print(
+                f"step {steps}  loss {np.mean(losses[-100:]):.5f}  {time.process_time() - start:.0f} CPU s", flush=True
+            )
     print(f"trained {steps} steps in {time.process_time() - start:.0f} CPU s ({time.perf_counter() - wall:.0f} s wall)")
 
     model.eval()
@@ -110,8 +112,13 @@ def main() -> None:
             evaluate(rows, "mixture", track, mixture_baseline(mixture, len(MUSIC_SOURCES)))
             evaluate(rows, "oracle_irm", track, oracle_irm(mixture, stems))
     table = {name: {r["source"]: r["sdr"] for r in median_over_tracks(r)} for name, r in rows.items()}
-    print(tabulate([[name, *(table[name][s] for s in MUSIC_SOURCES)] for name in table],
-                   headers=["SDR (dB)", *MUSIC_SOURCES], floatfmt=".2f"))
+    print(
+        tabulate(
+            [[name, *(table[name][s] for s in MUSIC_SOURCES)] for name in table],
+            headers=["SDR (dB)", *MUSIC_SOURCES],
+            floatfmt=".2f",
+        )
+    )
 
 
 if __name__ == "__main__":

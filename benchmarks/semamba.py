@@ -50,7 +50,9 @@ def main() -> None:
         model = use_backend(build_model("semamba", **model_args), "torch").eval()
         for threads in args.threads:
             torch.set_num_threads(threads)
-            rows.append([name, f"{count_parameters(model) / 1e6:.3f}", threads, f"{rtf(model, audio, args.repeats):.2f}"])
+            rows.append(
+                [name, f"{count_parameters(model) / 1e6:.3f}", threads, f"{rtf(model, audio, args.repeats):.2f}"]
+            )
     print(f"CPU: {platform.processor() or platform.machine()}, torch {torch.__version__}, {args.seconds:g} s of audio")
     print(tabulate(rows, headers=["model", "M params", "threads", "RTF"], tablefmt="github"))
 

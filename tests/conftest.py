@@ -50,5 +50,7 @@ def toy_data(tmp_path) -> Path:
     audio = data / "audio" / "toy"
     for split, n, seed in (("train", 12, 1), ("valid", 3, 2), ("test", 4, 3)):
         make_paired_split(audio, split, n, seed)
-        write_manifest(paired_manifest(audio / split, data, "toy", split, SR), data / "manifests" / "toy" / f"{split}.json")
+        write_manifest(
+            paired_manifest(audio / split, data, "toy", split, SR), data / "manifests" / "toy" / f"{split}.json"
+        )
     return data

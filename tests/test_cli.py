@@ -17,6 +17,7 @@ from sepflow.models.checkpoint import atomic_save, model_checkpoint
 
 class _Speech:
     """What a checkpoint records about its training data: 16 kHz mono speech."""
+
     sample_rate, task, sources, channels = 16000, "speech", ("speech",), 1
 
 
@@ -72,8 +73,21 @@ def test_long_file_in_chunks_matches_whole_file_closely(tcm_unet, tmp_path):
     noisy = _noise(tmp_path / "long.wav", 3.0, 16000, 1)
     whole, chunked = tmp_path / "whole.wav", tmp_path / "chunked.wav"
     main(["enhance", str(tcm_unet), str(noisy), str(whole), "--quiet", "--subtype", "FLOAT"])
-    main(["enhance", str(tcm_unet), str(noisy), str(chunked), "--quiet", "--subtype", "FLOAT",
-          "--chunk-seconds", "1", "--overlap-seconds", "0.25"])
+    main(
+        [
+            "enhance",
+            str(tcm_unet),
+            str(noisy),
+            str(chunked),
+            "--quiet",
+            "--subtype",
+            "FLOAT",
+            "--chunk-seconds",
+            "1",
+            "--overlap-seconds",
+            "0.25",
+        ]
+    )
     a, b = sf.read(whole)[0], sf.read(chunked)[0]
     assert a.shape == b.shape and not np.array_equal(a, b)  # chunking ran and changed the edges only
     assert np.linalg.norm(a - b) / np.linalg.norm(a) < 0.5
@@ -124,11 +138,24 @@ def test_evaluate_prints_the_pipeline_table(tmp_path, capsys):
         sf.write(tmp_path / f"noisy/u{k}.wav", clean + noise, 16000)
         sf.write(tmp_path / f"enhanced/u{k}.wav", clean + 0.3 * noise, 16000)
     csv = tmp_path / "scores.csv"
-    assert main(["evaluate", str(tmp_path / "enhanced"), str(tmp_path / "clean"), "--mixtures", str(tmp_path / "noisy"),
-                 "--csv", str(csv)]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                str(tmp_path / "enhanced"),
+                str(tmp_path / "clean"),
+                "--mixtures",
+                str(tmp_path / "noisy"),
+                "--csv",
+                str(csv),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "| enhanced" in out and "SI-SNRi" in out and "95% confidence" in out
     import pandas as pd
+
     scores = pd.read_csv(csv)
     assert list(scores["id"]) == ["u0", "u1", "u2"]
     assert (scores["si_snr_i"] > 9).all()  # 0.3x the noise: about 10.5 dB better

@@ -27,8 +27,10 @@ def _chromium() -> str:
     if found:
         return found
     if os.geteuid() != 0 or not shutil.which("apt-get"):
-        pytest.skip("headless Chromium is not installed and installing it needs root with apt-get "
-                    "(install the Debian package 'chromium' to run this test)")
+        pytest.skip(
+            "headless Chromium is not installed and installing it needs root with apt-get "
+            "(install the Debian package 'chromium' to run this test)"
+        )
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
@@ -38,8 +40,12 @@ def _chromium() -> str:
 
 
 def _headless(browser: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", *args],
-                          capture_output=True, text=True, timeout=180)
+    return subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", *args],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -99,6 +105,7 @@ def test_snakemake_report_shows_the_results(workdir):
 
 def test_report_tables_per_test_set(workdir):
     import pandas as pd
+
     table = pd.read_csv(workdir / "results/report/tables/demo_test.csv")
     assert list(table["experiment"]) == ["noisy", "gating", "tiny"]
     assert table["parameters"].isna().tolist() == [True, True, False]

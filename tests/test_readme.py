@@ -69,8 +69,8 @@ def user_files(project) -> Path:
     of recordings and their clean references."""
     import numpy as np
     import torch
-
     from conftest import tone_speech
+
     from sepflow.audio import write_audio
     from sepflow.models import build_model
     from sepflow.models.checkpoint import model_checkpoint

@@ -22,7 +22,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-
 from test_workflow import TINY
 
 REPO = Path(__file__).resolve().parents[1]
@@ -51,13 +50,19 @@ def install_slurm() -> None:
     if all(Path(program(cmd)).exists() for cmd in COMMANDS):
         return
     if not shutil.which("apt-get"):
-        pytest.skip("a local Slurm needs Debian's slurmctld, slurmd, slurm-client and munge: "
-                    "not installed, and there is no apt-get to install them")
+        pytest.skip(
+            "a local Slurm needs Debian's slurmctld, slurmd, slurm-client and munge: "
+            "not installed, and there is no apt-get to install them"
+        )
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     lock = ["-o", "DPkg::Lock::Timeout=300"]
     subprocess.run(["apt-get", *lock, "update", "-qq"], check=True, env=env, capture_output=True)
-    subprocess.run(["apt-get", *lock, "install", "-y", "-qq", "--no-install-recommends", *PACKAGES],
-                   check=True, env=env, capture_output=True)
+    subprocess.run(
+        ["apt-get", *lock, "install", "-y", "-qq", "--no-install-recommends", *PACKAGES],
+        check=True,
+        env=env,
+        capture_output=True,
+    )
 
 
 def free_port() -> int:
@@ -142,21 +147,28 @@ def slurm(tmp_path_factory):
     def start(name: str, *args: str) -> None:
         log = open(root / f"{name}.out", "w")
         logs.append(log)
-        procs.append(subprocess.Popen([program(name), *args],
-                                      env=env, stdout=log, stderr=subprocess.STDOUT))
+        procs.append(subprocess.Popen([program(name), *args], env=env, stdout=log, stderr=subprocess.STDOUT))
 
     def sinfo_state() -> str:
         proc = subprocess.run(["sinfo", "-h", "-n", NODE, "-o", "%T"], env=env, capture_output=True, text=True)
         return proc.stdout.strip()
 
     try:
-        start("munged", "--foreground", "--force", f"--socket={munge_socket}",
-              f"--pid-file={root}/munge/munged.pid", f"--log-file={root}/munge/munged.log",
-              f"--seed-file={root}/munge/munged.seed", f"--key-file={key}")
+        start(
+            "munged",
+            "--foreground",
+            "--force",
+            f"--socket={munge_socket}",
+            f"--pid-file={root}/munge/munged.pid",
+            f"--log-file={root}/munge/munged.log",
+            f"--seed-file={root}/munge/munged.seed",
+            f"--key-file={key}",
+        )
         wait_for(munge_socket.exists, "munged")
         start("slurmctld", "-D", "-i")
-        wait_for(lambda: subprocess.run(["scontrol", "ping"], env=env, capture_output=True).returncode == 0,
-                 "slurmctld")
+        wait_for(
+            lambda: subprocess.run(["scontrol", "ping"], env=env, capture_output=True).returncode == 0, "slurmctld"
+        )
         start("slurmd", "-D", "-N", NODE)
         wait_for(lambda: sinfo_state() == "idle", "slurmd (node idle)")
         yield env
@@ -178,8 +190,11 @@ def cluster_profile(folder: Path) -> dict:
     """profiles/slurm as a user fills it in: this cluster's account and partitions set once.
     Only the first status check comes sooner, so that the test waits less."""
     text = (REPO / "profiles/slurm/config.yaml").read_text()
-    for placeholder, value in (("SET_ONCE_your_account", ACCOUNT), ("SET_ONCE_cpu_partition", CPU_PARTITION),
-                               ("SET_ONCE_gpu_partition", GPU_PARTITION)):
+    for placeholder, value in (
+        ("SET_ONCE_your_account", ACCOUNT),
+        ("SET_ONCE_cpu_partition", CPU_PARTITION),
+        ("SET_ONCE_gpu_partition", GPU_PARTITION),
+    ):
         assert text.count(placeholder) == 1, f"{placeholder} is not set exactly once"
         text = text.replace(placeholder, value)
     profile = yaml.safe_load(text)
@@ -192,8 +207,7 @@ def cluster_profile(folder: Path) -> dict:
 def scontrol_jobs(env: dict) -> list[dict[str, str]]:
     """Every job slurmctld still knows (finished ones for MinJobAge seconds), in submission
     order; the plugin's comment names each one `rule_<rule>[_wildcards_<values>]`."""
-    out = subprocess.run(["scontrol", "show", "job", "-o"], env=env, capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(["scontrol", "show", "job", "-o"], env=env, capture_output=True, text=True, check=True).stdout
     jobs = [dict(re.findall(r"(\S+?)=(\S*)", line)) for line in out.splitlines() if line.strip()]
     return sorted(jobs, key=lambda job: int(job["JobId"]))
 
@@ -211,10 +225,12 @@ def term_training_when_it_runs(proc: subprocess.Popen, train_log: Path, env: dic
     Returns the job id it signalled."""
     while proc.poll() is None:
         if train_log.is_file() and re.search(r"step +\d+/", train_log.read_text()):
-            queue = subprocess.run(["squeue", "-h", "-o", "%i|%k"], env=env, capture_output=True, text=True,
-                                   check=True).stdout
-            job_id = next(line.split("|")[0] for line in queue.splitlines()
-                          if line.endswith("|rule_train_model_wildcards_tiny"))
+            queue = subprocess.run(
+                ["squeue", "-h", "-o", "%i|%k"], env=env, capture_output=True, text=True, check=True
+            ).stdout
+            job_id = next(
+                line.split("|")[0] for line in queue.splitlines() if line.endswith("|rule_train_model_wildcards_tiny")
+            )
             subprocess.run(["scancel", "--signal=TERM", job_id], env=env, check=True)
             return job_id
         time.sleep(0.2)
@@ -233,8 +249,16 @@ def cluster_run(slurm, tmp_path_factory):
     config["experiments"]["tiny"]["train"].update(steps=STEPS, valid_every=STEPS // 2, log_every=5)
     (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     profile = cluster_profile(workdir / "profile")
-    cmd = [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "-d", str(workdir),
-           "--profile", str(workdir / "profile"), "--verbose"]
+    cmd = [
+        str(SNAKEMAKE),
+        "-s",
+        str(REPO / "Snakefile"),
+        "-d",
+        str(workdir),
+        "--profile",
+        str(workdir / "profile"),
+        "--verbose",
+    ]
     started = time.monotonic()
     with open(workdir / "snakemake.log", "w") as out:
         proc = subprocess.Popen(cmd, cwd=workdir, env=slurm, stdout=out, stderr=subprocess.STDOUT)
@@ -260,7 +284,13 @@ def test_report_finished_through_slurm(cluster_run):
     assert set(summary["experiment"]) == {"noisy", "tiny"}
     assert [job["JobState"] for job in jobs if job["JobId"] != signalled] == ["COMPLETED"] * (len(jobs) - 1)
     assert {job["Comment"].split("_wildcards_")[0] for job in jobs} == {
-        "rule_prepare", "rule_manifest", "rule_train_model", "rule_enhance", "rule_evaluate", "rule_report"}
+        "rule_prepare",
+        "rule_manifest",
+        "rule_train_model",
+        "rule_enhance",
+        "rule_evaluate",
+        "rule_report",
+    }
 
 
 def test_training_stopped_by_sigterm_resumes_in_the_retry(cluster_run):

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import tone_speech
-from sepflow.audio import audio_info, mix_at_snr, write_audio
 from snakemake_runs import planned_outputs, sepflow_errors, snakemake, write_config
+
+from sepflow.audio import audio_info, mix_at_snr, write_audio
 
 USER_RATE = 48000
 
@@ -31,23 +31,38 @@ def make_user_folder(root: Path) -> Path:
 
 
 def tree_hashes(root: Path) -> dict[str, str]:
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def config(user: Path) -> dict:
     return {
-        "seed": 3, "data_dir": "data", "results_dir": "results", "device": "cpu",
+        "seed": 3,
+        "data_dir": "data",
+        "results_dir": "results",
+        "device": "cpu",
         "threads": {"train": 1, "enhance": 1, "evaluate": 1},
         "enhance": {"chunk_seconds": 1.0, "overlap_seconds": 0.25},
-        "datasets": {"mine": {"recipe": "paired_folder", "path": str(user), "sample_rate": 16000,
-                              "splits": ["train", "valid", "test"]}},
+        "datasets": {
+            "mine": {
+                "recipe": "paired_folder",
+                "path": str(user),
+                "sample_rate": 16000,
+                "splits": ["train", "valid", "test"],
+            }
+        },
         "experiments": {
             "noisy": {"baseline": "noisy", "test_sets": ["mine/test"]},
-            "tiny": {"model": "gatewave", "args": {"hidden": 4, "depth": 2},
-                     "data": {"dataset": "mine", "train": "train", "valid": "valid"},
-                     "train": {"steps": 2, "batch_size": 2, "segment": 0.5, "loss": {"name": "l1"}, "valid_every": 2},
-                     "test_sets": ["mine/test"]},
+            "tiny": {
+                "model": "gatewave",
+                "args": {"hidden": 4, "depth": 2},
+                "data": {"dataset": "mine", "train": "train", "valid": "valid"},
+                "train": {"steps": 2, "batch_size": 2, "segment": 0.5, "loss": {"name": "l1"}, "valid_every": 2},
+                "test_sets": ["mine/test"],
+            },
         },
     }
 

@@ -16,9 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-
 from snakemake_runs import REPO, planned_outputs, sepflow_errors, snakemake, write_config
-
 
 TINY = yaml.safe_load((REPO / "config" / "tiny.yaml").read_text())  # the tiny preset, as users run it
 
@@ -129,10 +127,13 @@ def _dry_run_rules(proc) -> set[str]:
     return set(re.findall(r"^(?:local)?rule (\w+):", proc.stdout + proc.stderr, flags=re.M))
 
 
-@pytest.mark.parametrize("folder, first_rule", [
-    ("data/audio/demo/test/noisy", "prepare"),
-    ("results/tiny/demo/test/enhanced", "enhance"),
-])
+@pytest.mark.parametrize(
+    "folder, first_rule",
+    [
+        ("data/audio/demo/test/noisy", "prepare"),
+        ("results/tiny/demo/test/enhanced", "enhance"),
+    ],
+)
 def test_a_file_damaged_in_a_made_folder_is_redone_with_what_depends_on_it(workdir, folder, first_rule):
     target = sorted((workdir / folder).glob("*.wav"))[0]
     original = target.read_bytes()

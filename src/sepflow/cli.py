@@ -70,8 +70,9 @@ def _streaming_separator(model, ckpt: dict, channel_mode: str, chunk_ms: float) 
 
     streamer = make_streamer(model.cpu())
     if len(ckpt["sources"]) != 1:
-        raise SepflowError(f"--stream runs single-source models; this checkpoint estimates {ckpt['sources']}. "
-                           "Drop --stream.")
+        raise SepflowError(
+            f"--stream runs single-source models; this checkpoint estimates {ckpt['sources']}. Drop --stream."
+        )
     chunk = max(1, round(chunk_ms * ckpt["sample_rate"] / 1000))
     model_channels = ckpt["channels"]
 
@@ -85,8 +86,9 @@ def _streaming_separator(model, ckpt: dict, channel_mode: str, chunk_ms: float) 
         elif model_channels == 1:
             groups = [x[c : c + 1] for c in range(x.shape[0])]
         else:
-            raise SepflowError(f"the model takes {model_channels} channels but the audio has {x.shape[0]}; "
-                               "downmix the audio first.")
+            raise SepflowError(
+                f"the model takes {model_channels} channels but the audio has {x.shape[0]}; downmix the audio first."
+            )
         return torch.cat([stream(streamer, g, chunk) for g in groups])[None].numpy()
 
     return run
@@ -181,15 +183,23 @@ def _evaluation_items(args: argparse.Namespace) -> tuple[list[dict], str, int]:
         for suffix in AUDIO_SUFFIXES:
             if (candidate := folder / relative.with_suffix(suffix)).is_file():
                 return str(candidate)
-        raise SepflowError(f"no {role} for {references / relative}: expected {folder / relative.with_suffix('.wav')} "
-                           "(file names must match the references').")
+        raise SepflowError(
+            f"no {role} for {references / relative}: expected {folder / relative.with_suffix('.wav')} "
+            "(file names must match the references')."
+        )
 
     items = []
     for file in files:
         relative = file.relative_to(references)
         mixture = partner(Path(args.mixtures), relative, "mixture") if args.mixtures else str(file)
-        items.append({"id": str(relative.with_suffix("")), "mixture": mixture, "references": {"speech": str(file)},
-                      "estimates": {"speech": partner(estimates, relative, "estimate")}})
+        items.append(
+            {
+                "id": str(relative.with_suffix("")),
+                "mixture": mixture,
+                "references": {"speech": str(file)},
+                "estimates": {"speech": partner(estimates, relative, "estimate")},
+            }
+        )
     return items, "speech", audio_info(files[0]).sample_rate
 
 
@@ -221,8 +231,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("input", help="an audio file or a folder (searched recursively for .wav/.flac)")
     p.add_argument("output", help="the output file (one source, one file) or folder")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="default: CUDA when present")
-    p.add_argument("--channels", choices=("per_channel", "downmix"), default="per_channel",
-                   help="how a mono model hears multi-channel audio (default: each channel on its own)")
+    p.add_argument(
+        "--channels",
+        choices=("per_channel", "downmix"),
+        default="per_channel",
+        help="how a mono model hears multi-channel audio (default: each channel on its own)",
+    )
     p.add_argument("--chunk-seconds", type=float, default=30.0, help="offline: process long files in chunks")
     p.add_argument("--overlap-seconds", type=float, default=1.0, help="offline: cross-fade between chunks")
     p.add_argument("--stream", action="store_true", help="run a causal model through its streamer, on the CPU")

@@ -104,15 +104,22 @@ def check_config(config: dict) -> None:
 def _check_experiment(config: dict, name: str, exp: dict) -> None:
     where = f"experiments.{name}"
     if sum(key in exp for key in ("model", "baseline", "pretrained")) != 1:
-        raise SepflowError(f"{where}: give exactly one of 'model' (a network to train), 'pretrained' "
-                           "(released weights by url and sha256) or 'baseline'.")
+        raise SepflowError(
+            f"{where}: give exactly one of 'model' (a network to train), 'pretrained' "
+            "(released weights by url and sha256) or 'baseline'."
+        )
     if "pretrained" in exp:
         released = exp["pretrained"]
         if released["model"] not in MODELS:
-            raise SepflowError(f"{where}.pretrained.model: unknown model {released['model']!r}; "
-                               f"choose one of {sorted(MODELS)}")
-        _bind(model_class(released["model"]), f"{where}.pretrained.args", f"model {released['model']!r}",
-              released.get("args") or {})
+            raise SepflowError(
+                f"{where}.pretrained.model: unknown model {released['model']!r}; choose one of {sorted(MODELS)}"
+            )
+        _bind(
+            model_class(released["model"]),
+            f"{where}.pretrained.args",
+            f"model {released['model']!r}",
+            released.get("args") or {},
+        )
     _check_enhance({**config.get("enhance", {}), **exp.get("enhance", {})}, f"{where}.enhance")
     args = exp.get("args") or {}
     if "baseline" in exp:

@@ -25,13 +25,23 @@ for layer in discriminator.modules():  # dropout draws depend on how the batch i
 
 rng = np.random.default_rng(1)
 t = np.arange(8000) / 16000
-clean = np.stack([0.1 * sum(np.sin(2 * np.pi * k * rng.uniform(100, 200) * t) / k for k in range(1, 10))
-                  * np.clip(np.sin(2 * np.pi * 3 * t), 0, None) for _ in range(4)]).astype(np.float32)
+clean = np.stack(
+    [
+        0.1
+        * sum(np.sin(2 * np.pi * k * rng.uniform(100, 200) * t) / k for k in range(1, 10))
+        * np.clip(np.sin(2 * np.pi * 3 * t), 0, None)
+        for _ in range(4)
+    ]
+).astype(np.float32)
 noisy = clean + 0.05 * rng.standard_normal(clean.shape).astype(np.float32)
 per = 4 // accelerator.num_processes
 mine = slice(accelerator.process_index * per, (accelerator.process_index + 1) * per)
 step(torch.from_numpy(noisy[mine]).unsqueeze(1), torch.from_numpy(clean[mine])[:, None, None])
 if accelerator.is_main_process:
-    torch.save({name: {k: p.grad for k, p in net.named_parameters()}
-                for name, net in (("generator", accelerator.unwrap_model(model)), ("discriminator", discriminator))},
-               sys.argv[1])
+    torch.save(
+        {
+            name: {k: p.grad for k, p in net.named_parameters()}
+            for name, net in (("generator", accelerator.unwrap_model(model)), ("discriminator", discriminator))
+        },
+        sys.argv[1],
+    )

@@ -4,8 +4,17 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from sepflow.audio import (apply_gain_db, mix_at_snr, normalize_rms, read_audio, resample, rms_db, si_snr,
-                           snr_db, write_audio)
+from sepflow.audio import (
+    apply_gain_db,
+    mix_at_snr,
+    normalize_rms,
+    read_audio,
+    resample,
+    rms_db,
+    si_snr,
+    snr_db,
+    write_audio,
+)
 from sepflow.errors import SepflowError
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 from torch import nn
@@ -45,8 +44,19 @@ def _masker_registered(monkeypatch):
     monkeypatch.setitem(MODELS, "masker", f"{__name__}:Masker")
 
 
-RECIPE = Recipe.from_config({"steps": 4, "batch_size": 2, "segment": 0.3, "lr": 3e-3, "loss": {"name": "l1"},
-                             "valid_every": 2, "log_every": 2, "optimizer": "adamw", "seed": 1})
+RECIPE = Recipe.from_config(
+    {
+        "steps": 4,
+        "batch_size": 2,
+        "segment": 0.3,
+        "lr": 3e-3,
+        "loss": {"name": "l1"},
+        "valid_every": 2,
+        "log_every": 2,
+        "optimizer": "adamw",
+        "seed": 1,
+    }
+)
 
 
 @pytest.fixture(scope="module")
@@ -62,13 +72,26 @@ def music_data(tmp_path_factory) -> Path:
 
 def _train_enhance_evaluate(data: Path, dataset: str, valid: str, test: str, args: dict, tmp_path: Path):
     """The same library path for any task: manifests -> train -> separate -> evaluate."""
-    train_set, valid_set, test_set = (read_manifest(data / f"manifests/{dataset}/{split}.json")
-                                      for split in ("train", valid, test))
-    best = train("masker", args, RECIPE, training_data(train_set, valid_set, RECIPE.segment, RECIPE.seed),
-                 tmp_path / "run", device="cpu", log=lambda line: None)
+    train_set, valid_set, test_set = (
+        read_manifest(data / f"manifests/{dataset}/{split}.json") for split in ("train", valid, test)
+    )
+    best = train(
+        "masker",
+        args,
+        RECIPE,
+        training_data(train_set, valid_set, RECIPE.segment, RECIPE.seed),
+        tmp_path / "run",
+        device="cpu",
+        log=lambda line: None,
+    )
     torch.save(best, tmp_path / "model.pt")
-    process = load_separator({"enhance": {"chunk_seconds": 0.5, "overlap_seconds": 0.1}}, test_set.sample_rate,
-                             test_set.sources, tmp_path / "model.pt", device="cpu")
+    process = load_separator(
+        {"enhance": {"chunk_seconds": 0.5, "overlap_seconds": 0.1}},
+        test_set.sample_rate,
+        test_set.sources,
+        tmp_path / "model.pt",
+        device="cpu",
+    )
     enhance_manifest(process, test_set, tmp_path / "enhanced", test_set.sources, log=lambda line: None)
     metrics = evaluate_manifest(test_set, tmp_path / "enhanced", tmp_path / "metrics.csv")
     return best, test_set, metrics
@@ -76,12 +99,18 @@ def _train_enhance_evaluate(data: Path, dataset: str, valid: str, test: str, arg
 
 def test_music_stems_train_separate_and_evaluate(music_data, tmp_path):
     best, test_set, metrics = _train_enhance_evaluate(music_data, "music", "test", "test", {}, tmp_path)
-    assert (best["task"], best["sources"], best["channels"], best["sample_rate"]) == ("music", list(MUSIC_SOURCES), 2, 44100)
+    assert (best["task"], best["sources"], best["channels"], best["sample_rate"]) == (
+        "music",
+        list(MUSIC_SOURCES),
+        2,
+        44100,
+    )
     for item in test_set.items:
         mixture, _ = read_audio(test_set.mixture_path(item))
         paths = estimate_paths(tmp_path / "enhanced", item["id"], test_set.sources)
         assert [p.relative_to(tmp_path / "enhanced").as_posix() for p in paths.values()] == [
-            f"{item['id']}/{source}.wav" for source in MUSIC_SOURCES]
+            f"{item['id']}/{source}.wav" for source in MUSIC_SOURCES
+        ]
         for path in paths.values():
             assert read_audio(path)[0].shape == mixture.shape  # stereo, the input's length
     assert list(metrics["source"]) == list(MUSIC_SOURCES) * len(test_set.items)
@@ -90,8 +119,9 @@ def test_music_stems_train_separate_and_evaluate(music_data, tmp_path):
 
 
 def test_paired_speech_goes_through_the_same_functions(toy_data, tmp_path):
-    best, test_set, metrics = _train_enhance_evaluate(toy_data, "toy", "valid", "test",
-                                                      {"sources": 1, "channels": 1}, tmp_path)
+    best, test_set, metrics = _train_enhance_evaluate(
+        toy_data, "toy", "valid", "test", {"sources": 1, "channels": 1}, tmp_path
+    )
     assert (best["task"], best["sources"], best["channels"]) == ("speech", ["speech"], 1)
     assert sorted(p.name for p in (tmp_path / "enhanced").iterdir()) == [f"{it['id']}.wav" for it in test_set.items]
     assert len(metrics) == len(test_set.items) and "source" not in metrics
@@ -100,9 +130,13 @@ def test_paired_speech_goes_through_the_same_functions(toy_data, tmp_path):
 
 def test_one_report_for_both_tasks(music_data, toy_data, tmp_path):
     _, _, music = _train_enhance_evaluate(music_data, "music", "test", "test", {}, tmp_path / "m")
-    _, _, speech = _train_enhance_evaluate(toy_data, "toy", "valid", "test", {"sources": 1, "channels": 1}, tmp_path / "s")
-    summary = build_report({("masker", "music/test"): tmp_path / "m/metrics.csv",
-                            ("masker", "toy/test"): tmp_path / "s/metrics.csv"}, tmp_path / "report")
+    _, _, speech = _train_enhance_evaluate(
+        toy_data, "toy", "valid", "test", {"sources": 1, "channels": 1}, tmp_path / "s"
+    )
+    summary = build_report(
+        {("masker", "music/test"): tmp_path / "m/metrics.csv", ("masker", "toy/test"): tmp_path / "s/metrics.csv"},
+        tmp_path / "report",
+    )
     music_rows = summary[summary["testset"] == "music/test"]
     assert list(music_rows["source"]) == list(MUSIC_SOURCES)
     text = (tmp_path / "report/summary.md").read_text()
@@ -129,7 +163,9 @@ def test_a_mono_model_hears_stereo_per_channel_or_downmixed():
     per_channel = separate(model, audio, 1, 1, chunk=1_000, overlap=100, channel_mode="per_channel")
     assert per_channel.shape == (1, 2, 3_001)
     for c in range(2):
-        np.testing.assert_allclose(per_channel[:, c], separate(model, audio[c:c + 1], 1, 1, 1_000, 100)[:, 0], atol=1e-6)
+        np.testing.assert_allclose(
+            per_channel[:, c], separate(model, audio[c : c + 1], 1, 1, 1_000, 100)[:, 0], atol=1e-6
+        )
     downmixed = separate(model, audio, 1, 1, chunk=1_000, overlap=100, channel_mode="downmix")
     np.testing.assert_allclose(downmixed, separate(model, audio.mean(0, keepdims=True), 1, 1, 1_000, 100), atol=1e-6)
 
@@ -152,7 +188,9 @@ def test_pcs_post_processing_is_an_inference_option(toy_data, tmp_path):
     test_set = read_manifest(toy_data / "manifests/toy/test.json")
     audio, _ = read_audio(test_set.mixture_path(test_set.items[0]))
     plain = load_separator({}, 16000, ("speech",), tmp_path / "model.pt", device="cpu")(audio)
-    stretched = load_separator({"enhance": {"pcs": True}}, 16000, ("speech",), tmp_path / "model.pt", device="cpu")(audio)
+    stretched = load_separator({"enhance": {"pcs": True}}, 16000, ("speech",), tmp_path / "model.pt", device="cpu")(
+        audio
+    )
     np.testing.assert_allclose(stretched, pcs400(torch.from_numpy(plain)).numpy(), atol=1e-6)
     assert not np.allclose(stretched, plain / np.abs(plain).max(), atol=1e-3)
 

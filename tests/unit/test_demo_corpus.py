@@ -56,6 +56,7 @@ def corpora(tmp_path_factory):
 
 # --- speech -------------------------------------------------------------------------------
 
+
 def test_espeak_speaks_at_the_requested_rate():
     wide = synthesize_speech(SENTENCE, ANNA, 16000)
     narrow = synthesize_speech(SENTENCE, ANNA, 8000)
@@ -88,6 +89,7 @@ def test_speaker_panels_share_no_voice():
 
 # --- noise and rooms ----------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("kind", NOISE_TYPES)
 def test_noise_types_have_the_nominal_level(kind):
     rng = np.random.default_rng(0)
@@ -106,6 +108,7 @@ def test_room_rt60_lands_in_range(rt60_range):
 
 
 # --- the corpus ---------------------------------------------------------------------------
+
 
 def test_same_seed_same_bytes_for_any_worker_count(corpora):
     root, summaries = corpora
@@ -144,7 +147,10 @@ def test_layout_matches_voicebank_and_dns(corpora):
 
 def test_train_and_test_speakers_are_disjoint(corpora):
     root, _ = corpora
-    voices = {split: {row["voice"].split("_")[0].split("+")[1] for row in read_log(root / "a" / split)} for split in ("train", "test")}
+    voices = {
+        split: {row["voice"].split("_")[0].split("+")[1] for row in read_log(root / "a" / split)}
+        for split in ("train", "test")
+    }
     assert not voices["train"] & voices["test"]
 
 
@@ -175,7 +181,12 @@ def test_interrupted_run_leaves_nothing(tmp_path, monkeypatch):
 
     monkeypatch.setattr(corpus, "_dns_clean_task", fail)
     with pytest.raises(RuntimeError):
-        synthesize_demo(tmp_path / "demo", {"test": 1}, reverb_fraction=0.0, pool_sizes={"clean": 1, "noise": 0, "impulse_responses": 0})
+        synthesize_demo(
+            tmp_path / "demo",
+            {"test": 1},
+            reverb_fraction=0.0,
+            pool_sizes={"clean": 1, "noise": 0, "impulse_responses": 0},
+        )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -205,6 +216,7 @@ def test_bad_config_names_the_key(tmp_path, change, key):
 
 
 # --- music --------------------------------------------------------------------------------
+
 
 def test_music_set_has_musdb_layout_and_sums(tmp_path):
     names = synthesize_music(tmp_path / "musdb", n_train=1, n_test=1, seed=0, seconds=2.0)

@@ -8,15 +8,16 @@ import math
 import pytest
 import torch
 
-from sepflow.models.demucs_stream import DemucsStreamer
-from sepflow.models.streaming import stream
 from sepflow.models import build_model, count_parameters
 from sepflow.models.demucs import Demucs
+from sepflow.models.demucs_stream import DemucsStreamer
 from sepflow.models.resample import downsample2, upsample2
+from sepflow.models.streaming import stream
 
 
-def denoiser_shapes(hidden: int, causal: bool = True, depth: int = 5, kernel_size: int = 8,
-                    growth: float = 2) -> list[tuple[str, tuple[int, ...]]]:
+def denoiser_shapes(
+    hidden: int, causal: bool = True, depth: int = 5, kernel_size: int = 8, growth: float = 2
+) -> list[tuple[str, tuple[int, ...]]]:
     """(name, shape) of denoiser's Demucs (mono, GLU) state dict, in its order, written from
     its layer formula: channels start at `hidden` and grow by `growth` per layer; each
     encoder layer is Conv1d(k, stride) then a 1x1 Conv1d to twice the channels (GLU); each
@@ -136,13 +137,16 @@ def relative_error(a: torch.Tensor, b: torch.Tensor) -> float:
     return ((a - b).norm() / b.norm()).item()
 
 
-@pytest.mark.parametrize("args, num_frames", [
-    (dict(hidden=8), 1),
-    (dict(hidden=8, normalize=False), 1),
-    (dict(hidden=8, resample=2, depth=4), 2),
-    (dict(hidden=8, resample=1, stride=2, kernel_size=5, depth=4), 1),
-    (dict(hidden=8, chin=2, chout=2), 1),
-])
+@pytest.mark.parametrize(
+    "args, num_frames",
+    [
+        (dict(hidden=8), 1),
+        (dict(hidden=8, normalize=False), 1),
+        (dict(hidden=8, resample=2, depth=4), 2),
+        (dict(hidden=8, resample=1, stride=2, kernel_size=5, depth=4), 1),
+        (dict(hidden=8, chin=2, chout=2), 1),
+    ],
+)
 @pytest.mark.parametrize("length", [777, 4001, "valid"])
 def test_stream_equals_offline(args, num_frames, length):
     torch.manual_seed(0)
@@ -168,8 +172,7 @@ def test_streamer_dry_mix_and_reuse_after_flush():
         offline = model(audio[None])[0]
     streamer = DemucsStreamer(model, dry=0.25)
     for _ in range(2):  # flush leaves the streamer ready for the next recording
-        out = torch.cat([streamer.feed(audio[:, :1234]), streamer.feed(audio[:, 1234:]),
-                         streamer.flush()], dim=1)
+        out = torch.cat([streamer.feed(audio[:, :1234]), streamer.feed(audio[:, 1234:]), streamer.flush()], dim=1)
         assert relative_error(out, 0.25 * audio + 0.75 * offline) < 1e-5
 
 

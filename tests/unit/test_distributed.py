@@ -21,8 +21,18 @@ from sepflow.train.recipe import Recipe
 # Adam with L2 weight decay added to the gradient: the update then depends on the gradient's
 # scale, so ranks whose gradients were summed instead of averaged would not match (plain
 # Adam is blind to a constant factor).
-RECIPE = {"steps": 4, "batch_size": 4, "segment": 0.25, "lr": 1e-3, "weight_decay": 0.5, "loss": {"name": "l1"},
-          "valid_every": 2, "log_every": 1, "seed": 3, "mixed_precision": False}
+RECIPE = {
+    "steps": 4,
+    "batch_size": 4,
+    "segment": 0.25,
+    "lr": 1e-3,
+    "weight_decay": 0.5,
+    "loss": {"name": "l1"},
+    "valid_every": 2,
+    "log_every": 1,
+    "seed": 3,
+    "mixed_precision": False,
+}
 RTOL, ATOL = 1e-4, 1e-6  # 2 x (batch / 2) against 1 x batch after 4 Adam steps
 
 
@@ -32,15 +42,26 @@ def data(tmp_path_factory):
     root = tmp_path_factory.mktemp("dist") / "data"
     for split, n, seed in (("train", 12, 1), ("valid", 3, 2)):
         make_paired_split(root / "audio/toy", split, n, seed)
-        write_manifest(paired_manifest(root / "audio/toy" / split, root, "toy", split, SR),
-                       root / "manifests/toy" / f"{split}.json")
+        write_manifest(
+            paired_manifest(root / "audio/toy" / split, root, "toy", split, SR),
+            root / "manifests/toy" / f"{split}.json",
+        )
     return root
 
 
 def job(data, out_dir, **train):
-    return {"model": "gatewave", "args": {"hidden": 8, "depth": 2}, "train": {**RECIPE, **train}, "where": "experiments.dist",
-            "data": {"dataset": "toy", "train": "train", "valid": "valid"}, "manifests": str(data / "manifests"),
-            "out_dir": str(out_dir), "device": "cpu", "name": "dist", "threads": 2}
+    return {
+        "model": "gatewave",
+        "args": {"hidden": 8, "depth": 2},
+        "train": {**RECIPE, **train},
+        "where": "experiments.dist",
+        "data": {"dataset": "toy", "train": "train", "valid": "valid"},
+        "manifests": str(data / "manifests"),
+        "out_dir": str(out_dir),
+        "device": "cpu",
+        "name": "dist",
+        "threads": 2,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +86,9 @@ def state(path):
 
 
 def history(path):
-    return [{k: float(v) for k, v in row.items() if k != "seconds"} for row in csv.DictReader(open(path / "history.csv"))]
+    return [
+        {k: float(v) for k, v in row.items() if k != "seconds"} for row in csv.DictReader(open(path / "history.csv"))
+    ]
 
 
 def test_two_processes_equal_one_with_the_same_global_batch(runs):
@@ -126,10 +149,14 @@ def test_interrupted_two_process_run_saves_once_and_resumes_exactly(data, tmp_pa
         train_job(job(data, tmp_path / "resumed", processes=2, steps=200), log=interrupt_at_step_3)
     stopped = state(tmp_path / "resumed")["step"]
     assert 3 <= stopped < 200
-    print(f"interrupted at step 3 of rank 0's log; the ranks stopped together at step {stopped}; output after it:",
-          *lines[next(i for i, line in enumerate(lines) if "step      3/200 " in line) + 1:], sep="\n  ")
+    print(
+        f"interrupted at step 3 of rank 0's log; the ranks stopped together at step {stopped}; output after it:",
+        *lines[next(i for i, line in enumerate(lines) if "step      3/200 " in line) + 1 :],
+        sep="\n  ",
+    )
     assert [line for line in lines if "interrupted at step" in line] == [
-        f"[dist] interrupted at step {stopped}; state saved to {tmp_path / 'resumed/last.pt'}, rerun to resume."]
+        f"[dist] interrupted at step {stopped}; state saved to {tmp_path / 'resumed/last.pt'}, rerun to resume."
+    ]
     train_job(job(data, tmp_path / "resumed", processes=2, steps=stopped + 1), log=lambda line: None)
     train_job(job(data, tmp_path / "straight", processes=2, steps=stopped + 1), log=lambda line: None)
     resumed, straight = state(tmp_path / "resumed"), state(tmp_path / "straight")

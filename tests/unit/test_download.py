@@ -7,11 +7,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from local_http import LocalServer
 
 from sepflow.data.download import Remote, fetch
 from sepflow.errors import SepflowError
-
-from local_http import LocalServer
 
 
 def make_zip(path: Path, n_files: int = 40) -> bytes:
@@ -34,8 +33,9 @@ def quiet(_):
 
 def test_full_download_verified_by_md5_and_sha256(server, tmp_path):
     data = make_zip(server.root / "a.zip")
-    remote = Remote(server.url + "a.zip", md5=hashlib.md5(data).hexdigest(),
-                    sha256=hashlib.sha256(data).hexdigest(), size=len(data))
+    remote = Remote(
+        server.url + "a.zip", md5=hashlib.md5(data).hexdigest(), sha256=hashlib.sha256(data).hexdigest(), size=len(data)
+    )
     path = fetch(remote, tmp_path / "raw", quiet)
     assert path.read_bytes() == data
     assert not (tmp_path / "raw" / "a.zip.part").exists()

@@ -37,9 +37,12 @@ def paired_items(tmp_path, reference_pair) -> tuple[list[dict], Path]:
     items = []
     for k in range(4):
         start, stop = k * SR // 2, k * SR // 2 + 3 * SR // 2
-        item = {"id": f"item_{k}", "mixture": tmp_path / f"noisy_{k}.wav",
-                "references": {"speech": tmp_path / f"clean_{k}.wav"},
-                "estimates": {"speech": enhanced_dir / f"item_{k}.wav"}}
+        item = {
+            "id": f"item_{k}",
+            "mixture": tmp_path / f"noisy_{k}.wav",
+            "references": {"speech": tmp_path / f"clean_{k}.wav"},
+            "estimates": {"speech": enhanced_dir / f"item_{k}.wav"},
+        }
         write_audio(item["references"]["speech"], clean[start:stop], SR)
         write_audio(item["mixture"], noisy[start:stop], SR)
         write_audio(enhanced_dir / f"item_{k}.wav", (clean + 0.5 * (noisy - clean))[start:stop], SR)

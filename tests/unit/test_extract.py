@@ -45,7 +45,7 @@ def test_zip_entry_escaping_the_target_is_refused(tmp_path, name):
 def test_zip_symlink_is_refused(tmp_path):
     with zipfile.ZipFile(tmp_path / "a.zip", "w") as z:
         info = zipfile.ZipInfo("top/link.wav")
-        info.external_attr = (0o120777 << 16)
+        info.external_attr = 0o120777 << 16
         z.writestr(info, "/etc/passwd")
     with pytest.raises(SepflowError, match="symbolic link"):
         extract(tmp_path / "a.zip", tmp_path / "out", quiet)

@@ -18,7 +18,10 @@ def test_changes_added_missing_and_rewritten_files_are_named(tmp_path):
     (folder / "d.wav").write_bytes(b"z")
     (folder / ".hidden.tmp").write_bytes(b"ignored")
     assert sorted(folder_changes(folder, tmp_path / "enhanced.record.json")) == [
-        "added d.wav", "changed a.wav", "missing sub/c.wav"]
+        "added d.wav",
+        "changed a.wav",
+        "missing sub/c.wav",
+    ]
 
 
 def test_no_record_or_no_folder_means_nothing_to_compare(tmp_path):

@@ -13,8 +13,13 @@ def test_manifest_format_and_paths(toy_data):
     manifest = read_manifest(toy_data / "manifests/toy/train.json")
     raw = json.loads((toy_data / "manifests/toy/train.json").read_text())
     assert {k: raw[k] for k in ("dataset", "split", "task", "kind", "sample_rate", "sources")} == {
-        "dataset": "toy", "split": "train", "task": "speech", "kind": "paired", "sample_rate": 16000,
-        "sources": ["speech"]}
+        "dataset": "toy",
+        "split": "train",
+        "task": "speech",
+        "kind": "paired",
+        "sample_rate": 16000,
+        "sources": ["speech"],
+    }
     item = raw["items"][0]
     assert item["clean"] == "audio/toy/train/clean/train_000.wav"
     assert item["noisy"] == "audio/toy/train/noisy/train_000.wav"

@@ -43,11 +43,17 @@ def exponential_rir(rng, seconds: float, rt: float, delay: int = 40) -> np.ndarr
 def pools(tmp_path):
     rng = np.random.default_rng(0)
     t = np.arange(3 * SR) / SR
-    speech = [write(tmp_path / "audio/speech" / f"s{i}.wav",
-                    (0.1 * np.sin(2 * np.pi * (150 + 40 * i) * t) * (1 + np.sin(2 * np.pi * 3 * t))).astype(np.float32))
-              for i in range(4)]
-    noise = [write(tmp_path / "audio/noise" / f"n{i}.wav", (0.05 * rng.normal(size=2 * SR)).astype(np.float32))
-             for i in range(3)]
+    speech = [
+        write(
+            tmp_path / "audio/speech" / f"s{i}.wav",
+            (0.1 * np.sin(2 * np.pi * (150 + 40 * i) * t) * (1 + np.sin(2 * np.pi * 3 * t))).astype(np.float32),
+        )
+        for i in range(4)
+    ]
+    noise = [
+        write(tmp_path / "audio/noise" / f"n{i}.wav", (0.05 * rng.normal(size=2 * SR)).astype(np.float32))
+        for i in range(3)
+    ]
     rirs = [write(tmp_path / "audio/rirs" / f"r{i}.wav", exponential_rir(rng, 0.5, 0.3 + 0.2 * i)) for i in range(3)]
     return {"speech": speech, "noise": noise, "rirs": rirs, "root": tmp_path}
 
@@ -57,7 +63,7 @@ def test_crops_are_slices_and_short_files_concatenate(tmp_path):
     sampler = SignalSampler([write(tmp_path / "long.wav", ramp)], crop=300)
     crop = sampler.sample(np.random.default_rng(1))
     start = int(round(crop[0] * 1000))
-    np.testing.assert_array_equal(crop, ramp[start:start + 300])
+    np.testing.assert_array_equal(crop, ramp[start : start + 300])
     short = [write(tmp_path / f"short{i}.wav", np.full(120, 0.1 * (i + 1), np.float32)) for i in range(3)]
     crop = SignalSampler(short, crop=300).sample(np.random.default_rng(2))
     assert crop.size == 300
@@ -93,8 +99,13 @@ def test_early_part_keeps_20_ms_then_decays_60_db_per_300_ms():
 
 def mixer(pools, **options):
     crop = int(0.5 * SR)
-    return RandomMixtureSampler(SignalSampler(pools["speech"], crop), SignalSampler(pools["noise"], crop),
-                                RirSampler(pools["rirs"]), SR, **options)
+    return RandomMixtureSampler(
+        SignalSampler(pools["speech"], crop),
+        SignalSampler(pools["noise"], crop),
+        RirSampler(pools["rirs"]),
+        SR,
+        **options,
+    )
 
 
 def _residual_error(residual: np.ndarray, noise_files) -> float:
@@ -104,7 +115,7 @@ def _residual_error(residual: np.ndarray, noise_files) -> float:
         noise = sf.read(str(path), dtype="float32")[0]
         corr = np.correlate(noise, residual, "valid")
         start = int(np.argmax(np.abs(corr)))
-        piece = noise[start:start + residual.size]
+        piece = noise[start : start + residual.size]
         scale = piece @ residual / (piece @ piece)
         best = min(best, np.linalg.norm(residual - scale * piece) / np.linalg.norm(residual))
     return best
@@ -189,8 +200,13 @@ def test_mixing_from_config_reads_pools_by_name_and_names_bad_keys(pools):
     def manifest(name):
         return pool_manifest(root / "audio" / name.split("/")[1], root, *name.split("/"), SR)
 
-    cfg = {"speech": "pools/speech", "noise": ["pools/noise"], "rirs": "pools/rirs", "snr_range": [5, 5],
-           "valid_size": 3}
+    cfg = {
+        "speech": "pools/speech",
+        "noise": ["pools/noise"],
+        "rirs": "pools/rirs",
+        "snr_range": [5, 5],
+        "valid_size": 3,
+    }
     data = mixing_from_config(cfg, "experiments.x.data.mixing", manifest, 0.25, seed=1)
     assert len(data.train) == 4 and len(data.valid) == 3 and data.train.mixer.snr_range == (5, 5)
     assert (data.sources, data.channels, data.sample_rate, data.task) == (("speech",), 1, SR, "speech")
@@ -200,8 +216,9 @@ def test_mixing_from_config_reads_pools_by_name_and_names_bad_keys(pools):
     with pytest.raises(SepflowError, match="experiments.x.data.mixing.snr: unknown key"):
         mixing_from_config({**cfg, "snr": 3}, "experiments.x.data.mixing", manifest, 0.25, seed=1)
     with pytest.raises(SepflowError, match="no RIR pool"):
-        mixing_from_config({"speech": "pools/speech", "noise": "pools/noise", "p_speech_rir": 0.5},
-                           "m", manifest, 0.25, seed=1)
+        mixing_from_config(
+            {"speech": "pools/speech", "noise": "pools/noise", "p_speech_rir": 0.5}, "m", manifest, 0.25, seed=1
+        )
 
 
 def test_rt60_agrees_with_pyroomacoustics_on_a_simulated_room():

@@ -132,8 +132,11 @@ def test_oracle_beats_the_mixture(scores):
 
 
 def test_median_over_tracks_is_the_median_of_track_medians():
-    rows = [{"track": t, "source": s, "sdr": v, "sir": v, "sar": v, "isr": v, "si_sdr": v}
-            for t, v in enumerate([1.0, 5.0, 2.0]) for s in ("vocals", "bass")]
+    rows = [
+        {"track": t, "source": s, "sdr": v, "sir": v, "sar": v, "isr": v, "si_sdr": v}
+        for t, v in enumerate([1.0, 5.0, 2.0])
+        for s in ("vocals", "bass")
+    ]
     rows.append({"track": 3, "source": "vocals", "sdr": float("nan"), "sir": 0, "sar": 0, "isr": 0, "si_sdr": 0})
     summary = {row["source"]: row for row in median_over_tracks(rows)}
     assert summary["bass"]["sdr"] == 2.0 and summary["bass"]["tracks"] == 3

@@ -8,12 +8,11 @@ import types
 
 import pytest
 import torch
+from local_http import LocalServer
 
 from sepflow.errors import SepflowError
 from sepflow.models.demucs import Demucs
 from sepflow.models.pretrained import RELEASED, Released, released_checkpoint
-
-from local_http import LocalServer
 
 ARGS = {"hidden": 8, "depth": 3}
 
@@ -58,8 +57,9 @@ def test_state_dicts_and_denoiser_packages_convert(server, tmp_path, form):
     for name in ("denoiser.demucs", "denoiser"):
         sys.modules.pop(name, None)  # denoiser is not needed to read its packages
     sha = hashlib.sha256((server.root / "w.th").read_bytes()).hexdigest()
-    out = released_checkpoint(Released(server.url + "w.th", sha[:16], args=ARGS), tmp_path / "model.pt",
-                              tmp_path / "cache", quiet)
+    out = released_checkpoint(
+        Released(server.url + "w.th", sha[:16], args=ARGS), tmp_path / "model.pt", tmp_path / "cache", quiet
+    )
     ckpt = torch.load(out, weights_only=True)
     assert ckpt["model"] == "demucs" and ckpt["sources"] == ["speech"] and ckpt["task"] == "speech"
     assert ckpt["model_args"]["hidden"] == 8 and ckpt["sample_rate"] == 16000
@@ -73,9 +73,14 @@ def test_state_dicts_and_denoiser_packages_convert(server, tmp_path, form):
 def test_wrong_sha256_and_wrong_arguments_are_clear_errors(server, tmp_path):
     torch.save(Demucs(**ARGS).state_dict(), server.root / "w.th")
     with pytest.raises(SepflowError, match="sha256 expected 0123456789abcdef"):
-        released_checkpoint(Released(server.url + "w.th", "0123456789abcdef", args=ARGS), tmp_path / "m.pt",
-                            tmp_path / "cache", quiet)
+        released_checkpoint(
+            Released(server.url + "w.th", "0123456789abcdef", args=ARGS), tmp_path / "m.pt", tmp_path / "cache", quiet
+        )
     sha = hashlib.sha256((server.root / "w.th").read_bytes()).hexdigest()
     with pytest.raises(SepflowError, match="do not fit demucs"):
-        released_checkpoint(Released(server.url + "w.th", sha, args={"hidden": 16, "depth": 3}),
-                            tmp_path / "m.pt", tmp_path / "cache2", quiet)
+        released_checkpoint(
+            Released(server.url + "w.th", sha, args={"hidden": 16, "depth": 3}),
+            tmp_path / "m.pt",
+            tmp_path / "cache2",
+            quiet,
+        )

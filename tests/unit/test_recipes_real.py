@@ -16,11 +16,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from local_http import LocalServer
 
 from sepflow.data.recipes import build_manifest, dataset_splits, dns, get_recipe, musan, musdb, rirs, vctk_demand
 from sepflow.errors import SepflowError
-
-from local_http import LocalServer
 
 
 def quiet(_):
@@ -66,25 +65,35 @@ def manifests(cfg, recipe, tmp_path, name):
 
 
 def with_hashes(remote, data: bytes):
-    return dataclasses.replace(remote, md5=hashlib.md5(data).hexdigest() if remote.md5 else None,
-                               sha256=hashlib.sha256(data).hexdigest() if remote.sha256 else None,
-                               size=len(data) if remote.size else None)
+    return dataclasses.replace(
+        remote,
+        md5=hashlib.md5(data).hexdigest() if remote.md5 else None,
+        sha256=hashlib.sha256(data).hexdigest() if remote.sha256 else None,
+        size=len(data) if remote.size else None,
+    )
 
 
 def test_vctk_demand_splits_speakers_and_resamples(server, tmp_path):
-    utterances = {"train": ["p226_001", "p226_002", "p287_001", "p230_001", "p230_002", "p230_003"],
-                  "test": ["p232_001", "p232_002", "p257_001"]}
+    utterances = {
+        "train": ["p226_001", "p226_002", "p287_001", "p230_001", "p230_002", "p230_003"],
+        "test": ["p232_001", "p232_002", "p257_001"],
+    }
     for folder, (group, _) in vctk_demand.FOLDERS.items():
-        make_zip(server.root / f"{folder}.zip",
-                 {f"{folder}/{u}.wav": wav_bytes(48000, 0.25, seed=i) for i, u in enumerate(utterances[group])})
+        make_zip(
+            server.root / f"{folder}.zip",
+            {f"{folder}/{u}.wav": wav_bytes(48000, 0.25, seed=i) for i, u in enumerate(utterances[group])},
+        )
     cfg = {"recipe": "vctk_demand", "sample_rate": 16000, "mirror": server.url}
     raw, audio = run_recipe(vctk_demand, cfg, tmp_path, "vctk_demand")
     counts = {}
     for split, m in manifests(cfg, vctk_demand, tmp_path, "vctk_demand").items():
         counts[split] = sorted(it["id"] for it in m.items)
         assert all(it["length"] == 4000 for it in m.items) and m.kind == "paired"
-    assert counts == {"train": ["p230_001", "p230_002", "p230_003"], "valid": ["p226_001", "p226_002", "p287_001"],
-                      "test": ["p232_001", "p232_002", "p257_001"]}
+    assert counts == {
+        "train": ["p230_001", "p230_002", "p230_003"],
+        "valid": ["p226_001", "p226_002", "p287_001"],
+        "test": ["p232_001", "p232_002", "p257_001"],
+    }
     assert sf.info(str(audio / "valid/noisy/p287_001.wav")).samplerate == 16000
     assert (raw / "clean_testset_wav.zip.sha256").is_file()  # no published checksum: the first one is kept
 
@@ -100,7 +109,7 @@ def test_vctk_demand_local_path_is_read_in_place(tmp_path):
     local = tmp_path / "mine"
     for folder, (group, _) in vctk_demand.FOLDERS.items():
         (local / folder).mkdir(parents=True)
-        for u in (["p226_001", "p230_001"] if group == "train" else ["p232_001"]):
+        for u in ["p226_001", "p230_001"] if group == "train" else ["p232_001"]:
             (local / folder / f"{u}.wav").write_bytes(wav_bytes(48000, 0.1))
     before = sorted(p.name for p in local.rglob("*"))
     cfg = {"sample_rate": 16000, "local_path": str(local)}
@@ -111,8 +120,12 @@ def test_vctk_demand_local_path_is_read_in_place(tmp_path):
 
 
 def test_musan_parts_become_pools(server, tmp_path, monkeypatch):
-    layout = {"noise/free-sound/noise-free-sound-0000.wav": 1, "noise/sound-bible/noise-sound-bible-0000.wav": 1,
-              "music/fma/music-fma-0000.wav": 1, "speech/us-gov/speech-us-gov-0000.wav": 1}
+    layout = {
+        "noise/free-sound/noise-free-sound-0000.wav": 1,
+        "noise/sound-bible/noise-sound-bible-0000.wav": 1,
+        "music/fma/music-fma-0000.wav": 1,
+        "speech/us-gov/speech-us-gov-0000.wav": 1,
+    }
     src = tmp_path / "src"
     for rel in layout:
         (src / "musan" / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -146,15 +159,19 @@ def test_rirs_slr26_rooms_and_slr28_real_and_point_noises(server, tmp_path, monk
     assert sorted(pools) == ["large", "small"] and len(pools["large"].items) == 2
 
     real = "RIRS_NOISES/real_rirs_isotropic_noises"
-    files = {f"{real}/air_type1_air_binaural_aula_carolina_1_1_3_90_3.wav": wav_bytes(16000, 0.1, channels=2),
-             f"{real}/RVB2014_type1_rir_largeroom1_near_angla.wav": wav_bytes(16000, 0.1, channels=8),
-             f"{real}/RVB2014_type1_noise_largeroom1_1.wav": wav_bytes(16000, 0.1, channels=8),
-             f"{real}/rir_list": ("--rir-id air_1 --room-id air_aula RIRS_NOISES/real_rirs_isotropic_noises/"
-                                  "air_type1_air_binaural_aula_carolina_1_1_3_90_3.wav\n"
-                                  "--rir-id rvb_1 --room-id rvb_large RIRS_NOISES/real_rirs_isotropic_noises/"
-                                  "RVB2014_type1_rir_largeroom1_near_angla.wav\n").encode(),
-             "RIRS_NOISES/pointsource_noises/noise-free-sound-0001.wav": wav_bytes(16000, 0.1),
-             "RIRS_NOISES/simulated_rirs/smallroom/Room001/Room001-00001.wav": wav_bytes(16000, 0.1)}
+    files = {
+        f"{real}/air_type1_air_binaural_aula_carolina_1_1_3_90_3.wav": wav_bytes(16000, 0.1, channels=2),
+        f"{real}/RVB2014_type1_rir_largeroom1_near_angla.wav": wav_bytes(16000, 0.1, channels=8),
+        f"{real}/RVB2014_type1_noise_largeroom1_1.wav": wav_bytes(16000, 0.1, channels=8),
+        f"{real}/rir_list": (
+            b"--rir-id air_1 --room-id air_aula RIRS_NOISES/real_rirs_isotropic_noises/"
+            b"air_type1_air_binaural_aula_carolina_1_1_3_90_3.wav\n"
+            b"--rir-id rvb_1 --room-id rvb_large RIRS_NOISES/real_rirs_isotropic_noises/"
+            b"RVB2014_type1_rir_largeroom1_near_angla.wav\n"
+        ),
+        "RIRS_NOISES/pointsource_noises/noise-free-sound-0001.wav": wav_bytes(16000, 0.1),
+        "RIRS_NOISES/simulated_rirs/smallroom/Room001/Room001-00001.wav": wav_bytes(16000, 0.1),
+    }
     data = make_zip(server.root / "rirs_noises.zip", files)
     monkeypatch.setitem(rirs.REMOTES, "slr28", with_hashes(rirs.REMOTES["slr28"], data))
     cfg = {"sample_rate": 16000, "source": "slr28", "mirror": server.url}
@@ -168,20 +185,32 @@ def test_rirs_slr26_rooms_and_slr28_real_and_point_noises(server, tmp_path, monk
 
 
 def musdb_tracks() -> dict[str, str]:
-    return {"A Band - Song": "train", "Actions - One Minute Smile": "train", "Leaf - Summerghost": "train",
-            "Z Band - Other Song": "test"}
+    return {
+        "A Band - Song": "train",
+        "Actions - One Minute Smile": "train",
+        "Leaf - Summerghost": "train",
+        "Z Band - Other Song": "test",
+    }
 
 
 def test_musdb_hq_layout_and_validation_split(server, tmp_path, monkeypatch):
-    files = {f"{subset}/{track}/{stem}.wav": wav_bytes(44100, 0.1, channels=2, seed=k)
-             for track, subset in musdb_tracks().items() for k, stem in enumerate(musdb.STEMS)}
+    files = {
+        f"{subset}/{track}/{stem}.wav": wav_bytes(44100, 0.1, channels=2, seed=k)
+        for track, subset in musdb_tracks().items()
+        for k, stem in enumerate(musdb.STEMS)
+    }
     data = make_zip(server.root / "musdb18hq.zip", files)
     monkeypatch.setitem(musdb.REMOTES, "hq", with_hashes(musdb.REMOTES["hq"], data))
     cfg = {"sample_rate": 44100, "variant": "hq", "mirror": server.url}
     _, audio = run_recipe(musdb, cfg, tmp_path, "musdb")
-    tracks = {split: sorted(it["id"] for it in m.items) for split, m in manifests(cfg, musdb, tmp_path, "musdb").items()}
-    assert tracks == {"train": ["A Band - Song"], "valid": ["Actions - One Minute Smile", "Leaf - Summerghost"],
-                      "test": ["Z Band - Other Song"]}
+    tracks = {
+        split: sorted(it["id"] for it in m.items) for split, m in manifests(cfg, musdb, tmp_path, "musdb").items()
+    }
+    assert tracks == {
+        "train": ["A Band - Song"],
+        "valid": ["Actions - One Minute Smile", "Leaf - Summerghost"],
+        "test": ["Z Band - Other Song"],
+    }
     assert sorted(p.stem for p in (audio / "test/Z Band - Other Song").glob("*.wav")) == sorted(musdb.STEMS)
     assert sf.info(str(audio / "train/A Band - Song/vocals.wav")).channels == 2
 
@@ -195,11 +224,29 @@ def test_musdb_stem_mp4_decoded_once_in_stream_order(server, tmp_path, monkeypat
         path = src / subset / f"{track}.stem.mp4"
         path.parent.mkdir(parents=True, exist_ok=True)
         # five streams, stream i a tone at 200 * (i + 1) Hz, so the stem order can be checked
-        inputs = sum((["-f", "lavfi", "-i", f"sine=frequency={200 * (i + 1)}:sample_rate=44100:duration=0.3"]
-                      for i in range(5)), [])
+        inputs = sum(
+            (["-f", "lavfi", "-i", f"sine=frequency={200 * (i + 1)}:sample_rate=44100:duration=0.3"] for i in range(5)),
+            [],
+        )
         maps = sum((["-map", str(i)] for i in range(5)), [])
-        subprocess.run(["ffmpeg", "-loglevel", "error", "-y", *inputs, *maps, "-ac", "2", "-c:a", "aac",
-                        "-b:a", "128k", str(path)], check=True)
+        subprocess.run(
+            [
+                "ffmpeg",
+                "-loglevel",
+                "error",
+                "-y",
+                *inputs,
+                *maps,
+                "-ac",
+                "2",
+                "-c:a",
+                "aac",
+                "-b:a",
+                "128k",
+                str(path),
+            ],
+            check=True,
+        )
         files[f"{subset}/{track}.stem.mp4"] = path.read_bytes()
     data = make_zip(server.root / "MUSDB18-7-STEMS.zip", files)
     monkeypatch.setitem(musdb.REMOTES, "preview", with_hashes(musdb.REMOTES["preview"], data))
@@ -214,9 +261,20 @@ def test_musdb_stem_mp4_decoded_once_in_stream_order(server, tmp_path, monkeypat
 
 
 def git(*args, cwd):
-    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True,
-                   env={"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
-                        "GIT_COMMITTER_EMAIL": "t@t", "HOME": str(cwd), "PATH": "/usr/bin:/bin:/usr/local/bin"})
+    subprocess.run(
+        ["git", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        env={
+            "GIT_AUTHOR_NAME": "t",
+            "GIT_AUTHOR_EMAIL": "t@t",
+            "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@t",
+            "HOME": str(cwd),
+            "PATH": "/usr/bin:/bin:/usr/local/bin",
+        },
+    )
 
 
 @pytest.fixture()
@@ -243,7 +301,8 @@ def dns_remote(tmp_path):
         for fid in (3, 11, 40):
             (base / "clean" / f"clean_fileid_{fid}.wav").write_bytes(wav_bytes(16000, 0.3, seed=fid))
             (base / "noisy" / f"clnsp{fid}_traffic_1_snr5_tl-21_fileid_{fid}.wav").write_bytes(
-                wav_bytes(16000, 0.3, seed=100 + fid))
+                wav_bytes(16000, 0.3, seed=100 + fid)
+            )
     git("add", ".", cwd=work)
     git("commit", "-q", "-m", "data", cwd=work)
     git("init", "-q", "--bare", str(bare), cwd=tmp_path)

@@ -101,10 +101,18 @@ def test_reasons_column_is_not_a_metric():
 def test_markdown_per_test_set_has_model_facts_and_only_its_metrics(tmp_path, frames):
     from sepflow.report.build import with_model_facts
     from sepflow.report.tables import by_testset, to_markdown
-    summary = summarize({**frames, ("unet1d", "musdb/test"): pd.DataFrame(
-        {"id": ["t1", "t1", "t2", "t2"], "source": ["vocals", "drums"] * 2, "sdr": [4.0, 6.0, 5.0, 7.0]})})
-    summary = with_model_facts(summary, {"spec_unet": {"parameters": 1_234_567, "rtf": 0.0123},
-                                         "unet1d": {"parameters": 2_000, "rtf": 0.5}})
+
+    summary = summarize(
+        {
+            **frames,
+            ("unet1d", "musdb/test"): pd.DataFrame(
+                {"id": ["t1", "t1", "t2", "t2"], "source": ["vocals", "drums"] * 2, "sdr": [4.0, 6.0, 5.0, 7.0]}
+            ),
+        }
+    )
+    summary = with_model_facts(
+        summary, {"spec_unet": {"parameters": 1_234_567, "rtf": 0.0123}, "unet1d": {"parameters": 2_000, "rtf": 0.5}}
+    )
     assert summary["parameters"].isna().tolist() == [True, False, False, False, False]
     parts = dict(by_testset(summary))
     speech = to_markdown(parts["demo_test"])
@@ -116,10 +124,19 @@ def test_markdown_per_test_set_has_model_facts_and_only_its_metrics(tmp_path, fr
 
 def test_bars_training_and_spectrogram_figures_are_pngs(tmp_path, frames):
     from sepflow.report.plots import plot_bars, plot_spectrograms, plot_training
+
     summary = summarize(frames)
     assert imread(plot_bars(summary, ["pesq", "si_snr_i"], tmp_path / "bars.png")).shape[1] > 400
-    history = pd.DataFrame({"step": [3, 6], "train_loss": [0.5, 0.4], "valid_loss": [0.6, 0.5],
-                            "valid_si_snr": [1.0, 2.0], "lr": [1e-3, 1e-3], "seconds": [1.0, 2.0]})
+    history = pd.DataFrame(
+        {
+            "step": [3, 6],
+            "train_loss": [0.5, 0.4],
+            "valid_loss": [0.6, 0.5],
+            "valid_si_snr": [1.0, 2.0],
+            "lr": [1e-3, 1e-3],
+            "seconds": [1.0, 2.0],
+        }
+    )
     assert plot_training({"tiny": history}, tmp_path / "curves.png").read_bytes()[:8] == PNG_SIGNATURE
     rng = np.random.default_rng(0)
     signals = [(name, rng.standard_normal((1, 8000)).astype(np.float32)) for name in ("mixture", "reference", "model")]
@@ -134,6 +151,7 @@ def test_wav_uri_round_trips():
     import soundfile as sf
 
     from sepflow.report.html import wav_uri
+
     audio = (0.5 * np.sin(np.linspace(0, 100, 1600)))[None].astype(np.float32)
     uri = wav_uri(audio, 16000)
     assert uri.startswith("data:audio/wav;base64,")
@@ -154,13 +172,13 @@ def test_model_facts_count_parameters_and_measure_rtf(tmp_path):
     model = build_model("gatewave", hidden=8, depth=2)
     path = atomic_save(model_checkpoint("gatewave", {"hidden": 8, "depth": 2}, Speech, model), tmp_path / "m.pt")
     facts = model_facts({"tiny": path})["tiny"]
-    assert facts["parameters"] == count_parameters(model) == sum(
-        p.numel() for p in model.parameters())
+    assert facts["parameters"] == count_parameters(model) == sum(p.numel() for p in model.parameters())
     assert 0 < facts["rtf"] < 1
     assert torch.get_num_threads() >= 1
 
 
 def test_git_commit_of_this_checkout():
     from sepflow.report.provenance import git_commit
+
     commit = git_commit()
     assert commit == "not a git checkout" or len(commit.split("+")[0]) == 40

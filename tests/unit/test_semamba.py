@@ -18,8 +18,9 @@ GENERATOR_PARAMETERS = 2_258_769
 DISCRIMINATOR_PARAMETERS = 181_650
 
 
-def official_generator_shapes(h: int = 64, blocks: int = 4, d_state: int = 16, d_conv: int = 4,
-                              expand: int = 4, n_freq: int = 201) -> dict[str, tuple[int, ...]]:
+def official_generator_shapes(
+    h: int = 64, blocks: int = 4, d_state: int = 16, d_conv: int = 4, expand: int = 4, n_freq: int = 201
+) -> dict[str, tuple[int, ...]]:
     """Names and shapes of the official SEMamba generator, from its architecture."""
     d_inner, dt_rank = expand * h, -(-h // 16)
     t: dict[str, tuple[int, ...]] = {}
@@ -127,7 +128,7 @@ def test_mamba_initialisation_is_mamba_ssms():
     assert torch.equal(m.D, torch.ones(256))
     dt = F.softplus(m.dt_proj.bias)
     assert dt.min() >= 1e-3 * 0.999 and dt.max() <= 0.1 * 1.001
-    assert m.dt_proj.weight.abs().max() <= 4 ** -0.5 and m.in_proj.bias is None and m.out_proj.bias is None
+    assert m.dt_proj.weight.abs().max() <= 4**-0.5 and m.in_proj.bias is None and m.out_proj.bias is None
 
 
 def _reference_scan(u, delta, A, B, C, D, z, delta_bias):
@@ -158,7 +159,9 @@ def test_selective_scan_equals_the_step_by_step_recurrence(length):
     for chunk in (16, 64):  # several chunks with a state carried between them, and one
         got = selective_scan(u, delta, A, B, C, D, z=z, delta_bias=bias, delta_softplus=True, chunk=chunk)
         torch.testing.assert_close(got, expected, rtol=1e-10, atol=1e-10)
-    got32 = selective_scan(*(t.float() for t in (u, delta, A, B, C, D)), z=z.float(), delta_bias=bias.float(), delta_softplus=True)
+    got32 = selective_scan(
+        *(t.float() for t in (u, delta, A, B, C, D)), z=z.float(), delta_bias=bias.float(), delta_softplus=True
+    )
     torch.testing.assert_close(got32.double(), expected, rtol=1e-4, atol=1e-4)
 
 
@@ -205,12 +208,14 @@ def test_a_60_second_sequence_never_holds_the_whole_state():
     u, delta, z = (torch.randn(batch, d_inner, frames, generator=g) for _ in range(3))
     B, C = (torch.randn(batch, d_state, frames, generator=g) for _ in range(2))
     A = -torch.arange(1.0, d_state + 1).repeat(d_inner, 1)
-    whole_state_mb = batch * frames * d_inner * d_state * 4 / 2 ** 20
+    whole_state_mb = batch * frames * d_inner * d_state * 4 / 2**20
     with open("/proc/self/clear_refs", "w") as f:  # resets VmHWM to the current RSS
         f.write("5")
     before = _rss_mb()
     with torch.inference_mode():
-        y = selective_scan(u, delta, A, B, C, torch.ones(d_inner), z=z, delta_bias=torch.zeros(d_inner), delta_softplus=True)
+        y = selective_scan(
+            u, delta, A, B, C, torch.ones(d_inner), z=z, delta_bias=torch.zeros(d_inner), delta_softplus=True
+        )
     peak = _peak_rss_mb() - before
     assert y.shape == (batch, d_inner, frames) and torch.isfinite(y).all()
     assert whole_state_mb > 300 and peak < whole_state_mb / 4, (peak, whole_state_mb)
@@ -255,16 +260,23 @@ def _pcs400_numpy(x: np.ndarray) -> np.ndarray:
     padded = np.pad(np.pad(x, (0, n_fft // 2)), n_fft // 2)
     frames = 1 + (len(padded) - n_fft) // hop
     exponents = np.ones(201)
-    for start, stop, value in [(3, 5, 1.070175439), (5, 8, 1.182456140), (8, 10, 1.287719298), (10, 110, 1.4),
-                               (110, 130, 1.322807018), (130, 160, 1.238596491), (160, 190, 1.161403509),
-                               (190, 201, 1.077192982)]:
+    for start, stop, value in [
+        (3, 5, 1.070175439),
+        (5, 8, 1.182456140),
+        (8, 10, 1.287719298),
+        (10, 110, 1.4),
+        (110, 130, 1.322807018),
+        (130, 160, 1.238596491),
+        (160, 190, 1.161403509),
+        (190, 201, 1.077192982),
+    ]:
         exponents[start:stop] = value
     out, envelope = np.zeros(len(padded)), np.zeros(len(padded))
     for i in range(frames):
-        spec = np.fft.rfft(padded[i * hop:i * hop + n_fft] * window)
+        spec = np.fft.rfft(padded[i * hop : i * hop + n_fft] * window)
         spec = np.expm1(exponents * np.log1p(np.abs(spec))) * np.exp(1j * np.angle(spec))
-        out[i * hop:i * hop + n_fft] += np.fft.irfft(spec, n_fft) * window
-        envelope[i * hop:i * hop + n_fft] += window ** 2
+        out[i * hop : i * hop + n_fft] += np.fft.irfft(spec, n_fft) * window
+        envelope[i * hop : i * hop + n_fft] += window**2
     keep = slice(n_fft // 2, n_fft // 2 + length)
     out = out[keep] / envelope[keep]
     return out / np.abs(out).max()

@@ -96,13 +96,15 @@ def test_gan_steps_update_both_networks_and_resume_bit_exactly(tmp_path):
     assert all(math.isfinite(log["loss"]) and math.isfinite(log["discriminator"]) for log in logs)
     assert any(not torch.equal(v, model.state_dict()[k]) for k, v in g0.items())
     assert any(not torch.equal(v, step.discriminator.state_dict()[k]) for k, v in d0.items())
-    assert step.lr == pytest.approx(5e-4 * 0.99 ** 2)  # 4 steps, an "epoch" of 2
+    assert step.lr == pytest.approx(5e-4 * 0.99**2)  # 4 steps, an "epoch" of 2
     straight = model.state_dict()
 
     model, step = _setup()
     for b in batches[:2]:
         step(*b)
-    torch.save({"model": model.state_dict(), "step": step.state_dict(), "rng": torch.get_rng_state()}, tmp_path / "s.pt")
+    torch.save(
+        {"model": model.state_dict(), "step": step.state_dict(), "rng": torch.get_rng_state()}, tmp_path / "s.pt"
+    )
     del model, step
     model, step = _setup(seed=123)  # fresh objects, different initial weights
     saved = torch.load(tmp_path / "s.pt", weights_only=True)
@@ -113,4 +115,4 @@ def test_gan_steps_update_both_networks_and_resume_bit_exactly(tmp_path):
         step(*b)
     resumed = model.state_dict()
     assert all(torch.equal(straight[k], resumed[k]) for k in straight)
-    assert step.lr == pytest.approx(5e-4 * 0.99 ** 2)
+    assert step.lr == pytest.approx(5e-4 * 0.99**2)

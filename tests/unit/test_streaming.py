@@ -10,7 +10,10 @@ from sepflow.errors import SepflowError
 from sepflow.models import build_model
 from sepflow.models.streaming import can_stream, make_streamer, stream
 
-STREAMING = [("demucs", {"hidden": 8, "depth": 4, "normalize": False}), ("tcm_unet", {"tcm_channels": 32, "tcm_hidden": 8})]
+STREAMING = [
+    ("demucs", {"hidden": 8, "depth": 4, "normalize": False}),
+    ("tcm_unet", {"tcm_channels": 32, "tcm_hidden": 8}),
+]
 
 
 @pytest.mark.parametrize(("name", "args"), STREAMING)

@@ -6,10 +6,10 @@ import pytest
 import torch
 from torch import nn
 
-from sepflow.models.streaming import stream
-from sepflow.models.tcm_unet_stream import TCMUNetStreamer
 from sepflow.models import build_model, count_parameters
+from sepflow.models.streaming import stream
 from sepflow.models.tcm_unet import TCMUNet
+from sepflow.models.tcm_unet_stream import TCMUNetStreamer
 
 N_FFT, HOP = 320, 160
 PARAMETERS = 1_408_034  # default config

@@ -18,28 +18,44 @@ ARGS = {"hidden": 8, "depth": 2}
 
 
 def recipe(**overrides):
-    base = dict(steps=12, batch_size=4, segment=0.25, lr=1e-3, loss={"name": "l1"}, valid_every=4, log_every=4,
-                seed=3)
+    base = dict(steps=12, batch_size=4, segment=0.25, lr=1e-3, loss={"name": "l1"}, valid_every=4, log_every=4, seed=3)
     return Recipe.from_config({**base, **overrides})
 
 
 def toy(toy_data, r):
-    return training_data(read_manifest(toy_data / "manifests/toy/train.json"),
-                         read_manifest(toy_data / "manifests/toy/valid.json"), r.segment, r.seed)
+    return training_data(
+        read_manifest(toy_data / "manifests/toy/train.json"),
+        read_manifest(toy_data / "manifests/toy/valid.json"),
+        r.segment,
+        r.seed,
+    )
 
 
 def run(toy_data, out_dir, logs=None, **overrides):
     r = recipe(**overrides)
-    return train(MODEL, ARGS, r, toy(toy_data, r), out_dir, device="cpu",
-                 log=(logs.append if logs is not None else lambda line: None))
+    return train(
+        MODEL,
+        ARGS,
+        r,
+        toy(toy_data, r),
+        out_dir,
+        device="cpu",
+        log=(logs.append if logs is not None else lambda line: None),
+    )
 
 
 def test_training_writes_checkpoints_history_and_learns(toy_data, tmp_path):
     logs = []
     best = run(toy_data, tmp_path / "run", logs, steps=40, valid_every=10)
     assert {"model", "model_args", "sample_rate", "task", "sources", "channels", "state_dict"} <= set(best)
-    assert (best["model"], best["model_args"], best["sample_rate"], best["task"], best["sources"], best["channels"]) == (
-        MODEL, ARGS, 16000, "speech", ["speech"], 1)
+    assert (
+        best["model"],
+        best["model_args"],
+        best["sample_rate"],
+        best["task"],
+        best["sources"],
+        best["channels"],
+    ) == (MODEL, ARGS, 16000, "speech", ["speech"], 1)
     rows = list(csv.DictReader(open(tmp_path / "run/history.csv")))
     assert [int(r["step"]) for r in rows] == [10, 20, 30, 40]
     assert float(rows[-1]["valid_loss"]) < float(rows[0]["valid_loss"])
@@ -57,8 +73,15 @@ def test_resumed_run_ends_with_the_same_weights(toy_data, tmp_path):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        train(MODEL, ARGS, recipe(log_every=2), toy(toy_data, recipe()), tmp_path / "resumed", device="cpu",
-              log=interrupt_at_step_6)
+        train(
+            MODEL,
+            ARGS,
+            recipe(log_every=2),
+            toy(toy_data, recipe()),
+            tmp_path / "resumed",
+            device="cpu",
+            log=interrupt_at_step_6,
+        )
     assert torch.load(tmp_path / "resumed/last.pt", weights_only=True)["step"] == 6
     logs = []
     run(toy_data, tmp_path / "resumed", logs, log_every=2)
@@ -87,12 +110,16 @@ def test_changed_training_data_starts_afresh_and_learns_new_weights(toy_data, tm
     before = torch.load(tmp_path / "run/last.pt", weights_only=True)
     changed = toy_data / "audio/toy/train/noisy/train_000.wav"
     from sepflow.audio import read_audio, write_audio
+
     audio, sr = read_audio(changed)
     write_audio(changed, 0.5 * audio, sr)
     manifest = read_manifest(toy_data / "manifests/toy/train.json", check_files=False)
     from sepflow.data.manifest import paired_manifest
-    write_manifest(paired_manifest(toy_data / "audio/toy/train", toy_data, "toy", "train", 16000),
-                   toy_data / "manifests/toy/train.json")
+
+    write_manifest(
+        paired_manifest(toy_data / "audio/toy/train", toy_data, "toy", "train", 16000),
+        toy_data / "manifests/toy/train.json",
+    )
     assert read_manifest(toy_data / "manifests/toy/train.json").content_hash != manifest.content_hash
     logs = []
     run(toy_data, tmp_path / "run", logs, steps=4)
@@ -109,11 +136,14 @@ def test_early_stopping_stops(toy_data, tmp_path):
     assert last["step"] < 400 and any("early stop" in line for line in logs)
 
 
-@pytest.mark.parametrize("cfg, message", [
-    ({"steps": 0}, "steps must be at least 1"),
-    ({"stepz": 3}, r"unknown key\(s\) \['stepz'\]"),
-    ({"loss": {}}, "needs a 'name'"),
-])
+@pytest.mark.parametrize(
+    "cfg, message",
+    [
+        ({"steps": 0}, "steps must be at least 1"),
+        ({"stepz": 3}, r"unknown key\(s\) \['stepz'\]"),
+        ({"loss": {}}, "needs a 'name'"),
+    ],
+)
 def test_bad_recipe_values_are_named(cfg, message):
     with pytest.raises(SepflowError, match=message):
         Recipe.from_config(cfg)
@@ -123,8 +153,19 @@ def test_a_gan_step_runs_through_the_same_loop_and_resumes_exactly(toy_data, tmp
     """SEMamba's metric GAN (two networks, two optimisers) is a pluggable step: the same
     train(), checkpoints and resume as every model."""
     args = {"features": 4, "blocks": 1, "d_state": 4, "expand": 1}
-    gan = dict(steps=4, batch_size=2, segment=0.25, lr=5e-4, betas=[0.8, 0.99], loss={"name": "l1"},
-               valid_every=2, log_every=1, clip_grad=0, seed=5, step={"name": "metric_gan", "epoch_steps": 2})
+    gan = dict(
+        steps=4,
+        batch_size=2,
+        segment=0.25,
+        lr=5e-4,
+        betas=[0.8, 0.99],
+        loss={"name": "l1"},
+        valid_every=2,
+        log_every=1,
+        clip_grad=0,
+        seed=5,
+        step={"name": "metric_gan", "epoch_steps": 2},
+    )
     r = recipe(**gan)
     train("semamba", args, r, toy(toy_data, r), tmp_path / "straight", device="cpu", log=lambda line: None)
 

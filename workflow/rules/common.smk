@@ -110,6 +110,11 @@ def train_params(wildcards):
     return canonical_json(train_settings(config, wildcards.experiment))
 
 
+def train_gpus(wildcards):
+    """One GPU per training process (`train: {processes: N}`), when GPU jobs ask for any."""
+    return GPU * int(EXPERIMENTS[wildcards.experiment]["train"].get("processes", 1))
+
+
 def train_inputs(wildcards):
     if wildcards.experiment not in TRAINED:
         raise WorkflowError(f"experiment {wildcards.experiment!r} has no model to train")

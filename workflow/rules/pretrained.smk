@@ -12,5 +12,7 @@ rule fetch_pretrained:
         cache=f"{DATA}/raw/released",
     log:
         f"{RESULTS}/{{experiment}}/logs/fetch_pretrained.log",
+    conda:
+        "../../envs/sepflow.yaml"
     script:
         "../scripts/fetch_pretrained.py"

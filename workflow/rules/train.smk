@@ -4,10 +4,6 @@
 # results/{experiment}/train/ keeps last.pt so an interrupted or extended run resumes.
 
 
-def train_gpus(wildcards):
-    return GPU * int(EXPERIMENTS[wildcards.experiment]["train"].get("processes", 1))
-
-
 rule train_model:
     wildcard_constraints:
         experiment="|".join(TRAINED) or "^$",

@@ -11,7 +11,8 @@ from sepflow.stage import stage
 with stage(snakemake):
     exp = json.loads(snakemake.params.experiment)
     manifest = read_manifest(snakemake.input.manifest)
-    process = load_separator(exp, manifest.sample_rate, manifest.sources, snakemake.input.get("model"),
-                             snakemake.params.device)
+    process = load_separator(
+        exp, manifest.sample_rate, manifest.sources, snakemake.input.get("model"), snakemake.params.device
+    )
     enhance_manifest(process, manifest, snakemake.output.enhanced, manifest.sources)
     write_folder_record(snakemake.output.enhanced, snakemake.output.record)

@@ -6,5 +6,10 @@ from sepflow.stage import stage
 
 with stage(snakemake):
     manifest = read_manifest(snakemake.input.manifest)
-    evaluate_manifest(manifest, snakemake.input.enhanced, snakemake.output[0], workers=snakemake.threads,
-                      **({"dnsmos": snakemake.params.dnsmos} if manifest.task == "speech" else {}))
+    evaluate_manifest(
+        manifest,
+        snakemake.input.enhanced,
+        snakemake.output[0],
+        workers=snakemake.threads,
+        **({"dnsmos": snakemake.params.dnsmos} if manifest.task == "speech" else {}),
+    )

@@ -7,6 +7,11 @@ from sepflow.files import write_folder_record
 from sepflow.stage import stage
 
 with stage(snakemake):
-    prepare_dataset(json.loads(snakemake.params.dataset), snakemake.output.audio, snakemake.params.raw_dir,
-                    seed=snakemake.params.seed, workers=snakemake.threads)
+    prepare_dataset(
+        json.loads(snakemake.params.dataset),
+        snakemake.output.audio,
+        snakemake.params.raw_dir,
+        seed=snakemake.params.seed,
+        workers=snakemake.threads,
+    )
     write_folder_record(snakemake.output.audio, snakemake.output.record)

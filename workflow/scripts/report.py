@@ -21,15 +21,26 @@ with stage(snakemake):
     examples, provenance = {}, {}
     for testset, path in zip(params.testsets, inputs.manifests):
         manifest = read_manifest(path)
-        per_experiment = {exp: manifest_items(manifest, Path(csv).parent / "enhanced")[:EXAMPLE_ITEMS]
-                          for (exp, ts), csv in csvs.items() if ts == testset}
+        per_experiment = {
+            exp: manifest_items(manifest, Path(csv).parent / "enhanced")[:EXAMPLE_ITEMS]
+            for (exp, ts), csv in csvs.items()
+            if ts == testset
+        }
         first = next(iter(per_experiment.values()))
-        items = [{**item, "estimates": {exp: rows[k]["estimates"] for exp, rows in per_experiment.items()}}
-                 for k, item in enumerate(first)]
+        items = [
+            {**item, "estimates": {exp: rows[k]["estimates"] for exp, rows in per_experiment.items()}}
+            for k, item in enumerate(first)
+        ]
         examples[testset] = Examples(manifest.sample_rate, list(manifest.sources), items)
         metrics = speech_provenance() if manifest.task == "speech" else music_provenance()
         provenance[testset] = {**metrics, "aggregation": AGGREGATION[manifest.task], **run}
     models = dict(zip(params.trained, inputs.models))
-    build_report(csvs, Path(snakemake.output.page).parent, model_facts=model_facts(models),
-                 histories={exp: Path(path).parent / "train" / "history.csv" for exp, path in models.items()},
-                 examples=examples, provenance=provenance, run=run)
+    build_report(
+        csvs,
+        Path(snakemake.output.page).parent,
+        model_facts=model_facts(models),
+        histories={exp: Path(path).parent / "train" / "history.csv" for exp, path in models.items()},
+        examples=examples,
+        provenance=provenance,
+        run=run,
+    )

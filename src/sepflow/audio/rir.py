@@ -24,8 +24,9 @@ def power_decay_db(rir: np.ndarray, sample_rate: int, window_ms: float = 10.0) -
     return 10.0 * np.log10(power / power.max())
 
 
-def rt60(rir: np.ndarray, sample_rate: int, window_ms: float = 10.0,
-         fit_range_db: tuple[float, float] = (-5.0, -35.0)) -> float:
+def rt60(
+    rir: np.ndarray, sample_rate: int, window_ms: float = 10.0, fit_range_db: tuple[float, float] = (-5.0, -35.0)
+) -> float:
     """Reverberation time in seconds from the slope of the windowed power decay."""
     decay = power_decay_db(rir, sample_rate, window_ms)
     start = int(np.argmax(decay))

@@ -41,7 +41,9 @@ def stft(x: torch.Tensor, n_fft: int, hop: int, win_length: int | None = None, c
     return spec.reshape(*shape[:-1], *spec.shape[-2:])
 
 
-def istft(spec: torch.Tensor, n_fft: int, hop: int, length: int, win_length: int | None = None, center: bool = True) -> torch.Tensor:
+def istft(
+    spec: torch.Tensor, n_fft: int, hop: int, length: int, win_length: int | None = None, center: bool = True
+) -> torch.Tensor:
     """Inverse of `stft`, cut or padded to `length` samples; returns (..., length)."""
     win_length = win_length or n_fft
     shape = spec.shape

@@ -37,8 +37,12 @@ def _prepare_one(job: Job, sample_rate: int) -> None:
     if job.dst.exists():
         return
     info = sf.info(str(job.src))
-    if info.samplerate == sample_rate and info.subtype == "PCM_16" and info.format == "WAV" and (
-            job.channels is None or job.channels == info.channels):
+    if (
+        info.samplerate == sample_rate
+        and info.subtype == "PCM_16"
+        and info.format == "WAV"
+        and (job.channels is None or job.channels == info.channels)
+    ):
         with atomic_path(job.dst) as tmp:
             shutil.copyfile(job.src, tmp)
         return
@@ -70,7 +74,9 @@ def require(cfg: dict, where: str, key: str, types: type | tuple[type, ...], cho
     return optional(cfg, where, key, types, None, choices)
 
 
-def optional(cfg: dict, where: str, key: str, types: type | tuple[type, ...], default=None, choices: Iterable | None = None):
+def optional(
+    cfg: dict, where: str, key: str, types: type | tuple[type, ...], default=None, choices: Iterable | None = None
+):
     """cfg.get(key, default), checked like require() when present."""
     if key not in cfg:
         return default

@@ -112,8 +112,10 @@ def _attempt(url: str, part: Path, kind: str, log: Log, timeout: float) -> None:
         if r.status_code >= 500:
             raise _Transient(f"the server answered {r.status_code}")
         if r.status_code >= 400:
-            raise SepflowError(f"download of {part.name[:-5]} failed: {url} answered {r.status_code} "
-                               f"({r.reason}); check the URL, or set `mirror` or `local_path`.")
+            raise SepflowError(
+                f"download of {part.name[:-5]} failed: {url} answered {r.status_code} "
+                f"({r.reason}); check the URL, or set `mirror` or `local_path`."
+            )
         if kind != "file" and "text/html" in r.headers.get("Content-Type", ""):
             raise SepflowError(
                 f"download of {part.name[:-5]} failed: {url} answered with an HTML page, not the archive. "
@@ -138,8 +140,15 @@ def _attempt(url: str, part: Path, kind: str, log: Log, timeout: float) -> None:
             raise _Transient(f"the connection ended after {done} of {total} bytes")
 
 
-def fetch(remote: Remote, dest_dir: Path, log: Log = print, mirror: str | None = None,
-          attempts: int = 6, backoff: float = 2.0, timeout: float = 60.0) -> Path:
+def fetch(
+    remote: Remote,
+    dest_dir: Path,
+    log: Log = print,
+    mirror: str | None = None,
+    attempts: int = 6,
+    backoff: float = 2.0,
+    timeout: float = 60.0,
+) -> Path:
     """Fetch `remote` into dest_dir (resuming a partial download), verify it, return its path."""
     if remote.kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}")
@@ -155,10 +164,12 @@ def fetch(remote: Remote, dest_dir: Path, log: Log = print, mirror: str | None =
     retrying = Retrying(
         stop=stop_after_attempt(attempts),
         wait=wait_exponential(multiplier=backoff, max=120),
-        retry=retry_if_exception_type((_Transient, requests.ConnectionError, requests.Timeout,
-                                       requests.exceptions.ChunkedEncodingError)),
-        before_sleep=lambda s: log(f"{remote.filename}: attempt {s.attempt_number} failed "
-                                   f"({s.outcome.exception()}); retrying"),
+        retry=retry_if_exception_type(
+            (_Transient, requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
+        ),
+        before_sleep=lambda s: log(
+            f"{remote.filename}: attempt {s.attempt_number} failed ({s.outcome.exception()}); retrying"
+        ),
         reraise=True,
     )
     try:
@@ -176,6 +187,7 @@ def fetch(remote: Remote, dest_dir: Path, log: Log = print, mirror: str | None =
 
 def _verify(remote: Remote, part: Path, record: Path, url: str) -> None:
     """Check the finished part file; on failure delete it and raise one message saying why."""
+
     def fail(what: str, expected: str, actual: str) -> None:
         part.unlink()
         raise SepflowError(

@@ -70,7 +70,9 @@ def extract(archive: Path, target: Path, log=print) -> Path:
             try:
                 t = tarfile.open(archive)
             except tarfile.TarError:
-                raise SepflowError(f"{archive} is neither a zip nor a tar archive; delete it and download it again.") from None
+                raise SepflowError(
+                    f"{archive} is neither a zip nor a tar archive; delete it and download it again."
+                ) from None
             with t:
                 _check_tar(archive, t)
                 t.extractall(tmp, filter="data")

@@ -67,8 +67,10 @@ class Manifest:
             return {self.sources[0]: self.root / item["clean"]}
         if self.kind == "stems":
             return {name: self.root / item["stems"][name] for name in self.sources}
-        raise SepflowError(f"{self.dataset}/{self.split} is a pool of single files with no targets; "
-                           "use it for on-the-fly mixing, not as a paired or test split.")
+        raise SepflowError(
+            f"{self.dataset}/{self.split} is a pool of single files with no targets; "
+            "use it for on-the-fly mixing, not as a paired or test split."
+        )
 
     @property
     def content_hash(self) -> str:
@@ -77,9 +79,15 @@ class Manifest:
         return hashlib.blake2b(blob.encode(), digest_size=8).hexdigest()
 
     def to_json(self) -> str:
-        header = {"dataset": self.dataset, "split": self.split, "task": self.task, "kind": self.kind,
-                  "sample_rate": self.sample_rate, "sources": list(self.sources),
-                  "content_hash": self.content_hash}
+        header = {
+            "dataset": self.dataset,
+            "split": self.split,
+            "task": self.task,
+            "kind": self.kind,
+            "sample_rate": self.sample_rate,
+            "sources": list(self.sources),
+            "content_hash": self.content_hash,
+        }
         items = sorted(self.items, key=lambda it: it["id"])
         return json.dumps({**header, "items": items}, indent=1, sort_keys=True) + "\n"
 
@@ -109,12 +117,22 @@ def read_manifest(path: str | os.PathLike, root: str | os.PathLike | None = None
         if key not in raw:
             raise SepflowError(f"manifest {path} lacks the key {key!r}; delete it and rerun its rule.")
     if raw["task"] not in TASKS or raw["kind"] not in KINDS:
-        raise SepflowError(f"manifest {path}: task {raw['task']!r} / kind {raw['kind']!r} is not one of {TASKS} / {KINDS}.")
+        raise SepflowError(
+            f"manifest {path}: task {raw['task']!r} / kind {raw['kind']!r} is not one of {TASKS} / {KINDS}."
+        )
     if not raw["items"]:
         raise SepflowError(f"manifest {path} has no items: the split {raw['split']!r} is empty.")
     root = Path(root) if root is not None else path.resolve().parent.parent.parent
-    manifest = Manifest(raw["dataset"], raw["split"], raw["task"], int(raw["sample_rate"]), raw["items"], root,
-                        raw["kind"], tuple(raw["sources"]))
+    manifest = Manifest(
+        raw["dataset"],
+        raw["split"],
+        raw["task"],
+        int(raw["sample_rate"]),
+        raw["items"],
+        root,
+        raw["kind"],
+        tuple(raw["sources"]),
+    )
     if check_files:
         for item in manifest.items:
             for key, file in manifest.paths(item).items():
@@ -128,12 +146,16 @@ def _check_file(manifest_path: Path, item: dict, key: str, file: Path, sample_ra
         raise SepflowError(f"{where}: {key} file {file} is missing; rerun the data rules or rebuild the manifest.")
     info = audio_info(file)
     if info.sample_rate != sample_rate:
-        raise SepflowError(f"{where}: {file} is {info.sample_rate} Hz but the manifest says {sample_rate} Hz; "
-                           "resample the data or rebuild the manifest.")
+        raise SepflowError(
+            f"{where}: {file} is {info.sample_rate} Hz but the manifest says {sample_rate} Hz; "
+            "resample the data or rebuild the manifest."
+        )
     recorded = item["files"][key]["bytes"]
     if file.stat().st_size != recorded:
-        raise SepflowError(f"{where}: {file} has {file.stat().st_size} bytes, the manifest recorded {recorded}: "
-                           "it changed since. Rerun the workflow (snakemake rebuilds what depends on it).")
+        raise SepflowError(
+            f"{where}: {file} has {file.stat().st_size} bytes, the manifest recorded {recorded}: "
+            "it changed since. Rerun the workflow (snakemake rebuilds what depends on it)."
+        )
 
 
 def _relative(path: Path, data_root: Path) -> str:
@@ -168,18 +190,28 @@ def paired_manifest(split_dir: Path, data_root: Path, dataset: str, split: str, 
         files = {"clean": clean_dir / name, "noisy": noisy_dir / name}
         lengths = {k: _audio_facts(p, sample_rate, "resample the split first.") for k, p in files.items()}
         if lengths["clean"] != lengths["noisy"]:
-            raise SepflowError(f"{files['noisy']} has {lengths['noisy']} samples but its clean pair has {lengths['clean']}.")
-        items.append({
-            "id": Path(name).stem,
-            **{k: _relative(p, data_root) for k, p in files.items()},
-            "length": lengths["clean"],
-            "files": dict(_file_record(k, p) for k, p in files.items()),
-        })
+            raise SepflowError(
+                f"{files['noisy']} has {lengths['noisy']} samples but its clean pair has {lengths['clean']}."
+            )
+        items.append(
+            {
+                "id": Path(name).stem,
+                **{k: _relative(p, data_root) for k, p in files.items()},
+                "length": lengths["clean"],
+                "files": dict(_file_record(k, p) for k, p in files.items()),
+            }
+        )
     return Manifest(dataset, split, "speech", sample_rate, items, data_root, "paired", SPEECH_SOURCES)
 
 
-def stems_manifest(split_dir: Path, data_root: Path, dataset: str, split: str, sample_rate: int,
-                   sources: tuple[str, ...] = MUSIC_SOURCES) -> Manifest:
+def stems_manifest(
+    split_dir: Path,
+    data_root: Path,
+    dataset: str,
+    split: str,
+    sample_rate: int,
+    sources: tuple[str, ...] = MUSIC_SOURCES,
+) -> Manifest:
     """A music manifest from the MUSDB18 decoded layout: {split}/{track}/{mixture,SOURCE...}.wav."""
     if not split_dir.is_dir():
         raise SepflowError(f"folder not found: {split_dir}; a stems split holds one folder per track.")
@@ -192,26 +224,35 @@ def stems_manifest(split_dir: Path, data_root: Path, dataset: str, split: str, s
         lengths = {k: _audio_facts(p, sample_rate, "resample the track first.") for k, p in files.items()}
         if len(set(lengths.values())) > 1:
             raise SepflowError(f"{track}: mixture and stems differ in length ({lengths}); re-export the track.")
-        items.append({
-            "id": track.name,
-            "mixture": _relative(files["mixture"], data_root),
-            "stems": {s: _relative(files[f"stem/{s}"], data_root) for s in sources},
-            "length": lengths["mixture"],
-            "files": dict(_file_record(k, p) for k, p in files.items()),
-        })
+        items.append(
+            {
+                "id": track.name,
+                "mixture": _relative(files["mixture"], data_root),
+                "stems": {s: _relative(files[f"stem/{s}"], data_root) for s in sources},
+                "length": lengths["mixture"],
+                "files": dict(_file_record(k, p) for k, p in files.items()),
+            }
+        )
     return Manifest(dataset, split, "music", sample_rate, items, data_root, "stems", tuple(sources))
 
 
-def pool_manifest(pool_dir: Path, data_root: Path, dataset: str, split: str, sample_rate: int,
-                  task: str = "speech") -> Manifest:
+def pool_manifest(
+    pool_dir: Path, data_root: Path, dataset: str, split: str, sample_rate: int, task: str = "speech"
+) -> Manifest:
     """A pool manifest (speech, noise or RIRs for on-the-fly mixing) from a folder of WAVs."""
     if not pool_dir.is_dir():
         raise SepflowError(f"folder not found: {pool_dir}")
     items = []
     for p in sorted(pool_dir.glob("*.wav")):
         length = _audio_facts(p, sample_rate, "resample the pool first.")
-        items.append({"id": p.stem, "audio": _relative(p, data_root), "length": length,
-                      "files": dict([_file_record("audio", p)])})
+        items.append(
+            {
+                "id": p.stem,
+                "audio": _relative(p, data_root),
+                "length": length,
+                "files": dict([_file_record("audio", p)]),
+            }
+        )
     return Manifest(dataset, split, task, sample_rate, items, data_root, "pool", ())
 
 

@@ -11,8 +11,14 @@ from sepflow.data.recipes import get_recipe
 from sepflow.files import atomic_folder
 
 
-def prepare_dataset(cfg: dict, audio_dir: str | Path, raw_dir: str | Path, seed: int, workers: int = 1,
-                    log: Callable[[str], None] = print) -> Path:
+def prepare_dataset(
+    cfg: dict,
+    audio_dir: str | Path,
+    raw_dir: str | Path,
+    seed: int,
+    workers: int = 1,
+    log: Callable[[str], None] = print,
+) -> Path:
     """Prepare one configured dataset (its `recipe` decides how) into `audio_dir`."""
     recipe = get_recipe(cfg["recipe"])
     if hasattr(recipe, "download"):  # checksummed and resumable; kept in raw_dir between runs

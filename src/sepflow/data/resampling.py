@@ -24,8 +24,9 @@ def _convert(job: tuple[Path, Path, int]) -> None:
     write_audio(target, resample(audio, sr, sample_rate), sample_rate)
 
 
-def resample_files(jobs: Sequence[tuple[Path, Path]], sample_rate: int, workers: int = 1,
-                   log: Callable[[str], None] = print) -> None:
+def resample_files(
+    jobs: Sequence[tuple[Path, Path]], sample_rate: int, workers: int = 1, log: Callable[[str], None] = print
+) -> None:
     """Write each (source, target .wav) pair resampled to `sample_rate`."""
     tasks = [(Path(src), Path(dst), sample_rate) for src, dst in jobs]
     for _, dst, _ in tasks:

@@ -16,8 +16,9 @@ import numpy as np
 class StepBatches:
     """Batch sampler yielding, from `start_step` on, lists of (item index, crop seed)."""
 
-    def __init__(self, n_items: int, batch_size: int, seed: int, start_step: int = 0,
-                 rank: int = 0, world_size: int = 1):
+    def __init__(
+        self, n_items: int, batch_size: int, seed: int, start_step: int = 0, rank: int = 0, world_size: int = 1
+    ):
         if batch_size % world_size:
             raise ValueError(f"batch_size {batch_size} is not divisible by {world_size} processes")
         self.n, self.batch, self.seed = n_items, batch_size, seed

@@ -21,8 +21,9 @@ def mixture(sample_rate: int, sources: tuple[str, ...]) -> Separator:
     return lambda audio: mixture_baseline(audio, len(sources))
 
 
-def spectral_gating(sample_rate: int, sources: tuple[str, ...], stationary: bool = False,
-                    prop_decrease: float = 1.0) -> Separator:
+def spectral_gating(
+    sample_rate: int, sources: tuple[str, ...], stationary: bool = False, prop_decrease: float = 1.0
+) -> Separator:
     """noisereduce's spectral gating, estimated on each file: a speech denoiser."""
     import noisereduce
 

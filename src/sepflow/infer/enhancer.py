@@ -16,8 +16,9 @@ from sepflow.infer.offline import separate
 from sepflow.models.checkpoint import load_model
 
 
-def load_separator(experiment: dict, sample_rate: int, sources: tuple[str, ...], model_path: str | None,
-                   device: str = "auto") -> Callable[[np.ndarray], np.ndarray]:
+def load_separator(
+    experiment: dict, sample_rate: int, sources: tuple[str, ...], model_path: str | None, device: str = "auto"
+) -> Callable[[np.ndarray], np.ndarray]:
     """`experiment` holds `baseline` (+ `args`) or comes with a trained `model_path`; its
     `enhance` section sets the chunk and overlap of long files, in seconds, `channels` how a
     mono model hears multi-channel audio (per_channel or downmix), and `pcs` whether the
@@ -27,7 +28,9 @@ def load_separator(experiment: dict, sample_rate: int, sources: tuple[str, ...],
     torch_device = make_accelerator(device, mixed_precision=False).device
     model, ckpt = load_model(model_path, torch_device)
     if ckpt["sample_rate"] != sample_rate:
-        raise SepflowError(f"{model_path} was trained at {ckpt['sample_rate']} Hz but the test set is {sample_rate} Hz.")
+        raise SepflowError(
+            f"{model_path} was trained at {ckpt['sample_rate']} Hz but the test set is {sample_rate} Hz."
+        )
     if tuple(ckpt["sources"]) != tuple(sources):
         raise SepflowError(f"{model_path} estimates {ckpt['sources']} but the test set has sources {list(sources)}.")
     opts = experiment.get("enhance") or {}
@@ -37,6 +40,7 @@ def load_separator(experiment: dict, sample_rate: int, sources: tuple[str, ...],
     if opts.get("pcs"):  # SEMamba's perceptual contrast stretching of the estimate
         if sample_rate != PCS_RATE:
             raise SepflowError(f"enhance.pcs works at {PCS_RATE} Hz, the test set is {sample_rate} Hz; drop pcs.")
-        return lambda audio: pcs400(torch.from_numpy(separate(model, audio, len(sources), ckpt["channels"],
-                                                              chunk, overlap, torch_device, mode))).numpy()
+        return lambda audio: pcs400(
+            torch.from_numpy(separate(model, audio, len(sources), ckpt["channels"], chunk, overlap, torch_device, mode))
+        ).numpy()
     return lambda audio: separate(model, audio, len(sources), ckpt["channels"], chunk, overlap, torch_device, mode)

@@ -23,19 +23,23 @@ CHANNEL_MODES = ("per_channel", "downmix")
 the input's channels), or their mean (the output is mono)."""
 
 
-def overlap_add(apply: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, chunk: int, overlap: int) -> torch.Tensor:
+def overlap_add(
+    apply: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, chunk: int, overlap: int
+) -> torch.Tensor:
     """apply((channels, n)) -> (sources, channels', n) over (channels, T) input in chunks of
     `chunk` samples overlapping by `overlap`, joined with a linear cross-fade."""
     n = x.shape[-1]
     if n <= chunk:
         return apply(x)
     if not 0 <= overlap < chunk:
-        raise SepflowError(f"enhance.overlap_seconds must be shorter than enhance.chunk_seconds ({overlap} >= {chunk} samples).")
+        raise SepflowError(
+            f"enhance.overlap_seconds must be shorter than enhance.chunk_seconds ({overlap} >= {chunk} samples)."
+        )
     hop = chunk - overlap
     out, weight = None, torch.zeros(n)
     fade = torch.ones(chunk)
     ramp = torch.linspace(0, 1, overlap + 2)[1:-1]
-    fade[:overlap], fade[chunk - overlap:] = ramp, ramp.flip(0)
+    fade[:overlap], fade[chunk - overlap :] = ramp, ramp.flip(0)
     for start in range(0, n - overlap, hop):
         stop = min(start + chunk, n)
         piece = apply(x[..., start:stop])
@@ -45,7 +49,7 @@ def overlap_add(apply: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, 
         if start == 0:
             w[:overlap] = 1
         if stop == n:
-            w[-min(overlap, stop - start):] = 1
+            w[-min(overlap, stop - start) :] = 1
         out[..., start:stop] += piece * w
         weight[start:stop] += w
     return out / weight.clamp_min(1e-8)
@@ -63,13 +67,23 @@ def _model_input(x: torch.Tensor, model_channels: int, mode: str) -> tuple[torch
         return x.mean(0, keepdim=True)[None], lambda y: y[0]
     if channels == 1:  # a mono file through a multi-channel model: the same signal on each input
         return x.expand(model_channels, -1)[None], lambda y: y[0].mean(1, keepdim=True)
-    raise SepflowError(f"the model takes {model_channels} channels but the audio has {channels}; "
-                       "downmix the audio or train a model on matching data.")
+    raise SepflowError(
+        f"the model takes {model_channels} channels but the audio has {channels}; "
+        "downmix the audio or train a model on matching data."
+    )
 
 
 @torch.inference_mode()
-def separate(model: nn.Module, audio: np.ndarray, n_sources: int, model_channels: int, chunk: int, overlap: int,
-             device="cpu", channel_mode: str = "per_channel") -> np.ndarray:
+def separate(
+    model: nn.Module,
+    audio: np.ndarray,
+    n_sources: int,
+    model_channels: int,
+    chunk: int,
+    overlap: int,
+    device="cpu",
+    channel_mode: str = "per_channel",
+) -> np.ndarray:
     """Run `model` on (channels, samples) audio; (sources, channels, samples) out."""
     if channel_mode not in CHANNEL_MODES:
         raise SepflowError(f"channel mode must be one of {CHANNEL_MODES}, got {channel_mode!r}")

@@ -37,5 +37,7 @@ def oracle_irm(mixture: np.ndarray, stems: np.ndarray, n_fft: int = 4096, hop: i
     mix_spec = stft(mix)  # (channels, freq, frames)
     magnitudes = stft(true.reshape(-1, length)).abs().reshape(*true.shape[:2], *mix_spec.shape[1:])
     masks = magnitudes / magnitudes.sum(dim=0).clamp_min(1e-10)
-    estimates = torch.istft((masks * mix_spec).reshape(-1, *mix_spec.shape[1:]), n_fft, hop, window=window, length=length)
+    estimates = torch.istft(
+        (masks * mix_spec).reshape(-1, *mix_spec.shape[1:]), n_fft, hop, window=window, length=length
+    )
     return estimates.reshape(true.shape).numpy()

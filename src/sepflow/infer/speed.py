@@ -22,8 +22,9 @@ RTF_RUNS = 3
 
 
 @torch.inference_mode()
-def real_time_factor(model: torch.nn.Module, sample_rate: int, channels: int, seconds: float = RTF_SECONDS,
-                     runs: int = RTF_RUNS) -> float:
+def real_time_factor(
+    model: torch.nn.Module, sample_rate: int, channels: int, seconds: float = RTF_SECONDS, runs: int = RTF_RUNS
+) -> float:
     """Best-of-`runs` compute time of `seconds` of audio divided by `seconds`, at 1 thread."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -45,6 +46,8 @@ def model_facts(checkpoints: dict[str, str | os.PathLike]) -> dict[str, dict[str
     facts = {}
     for experiment, path in checkpoints.items():
         model, ckpt = load_model(path, "cpu")
-        facts[experiment] = {"parameters": count_parameters(model),
-                             "rtf": real_time_factor(model, ckpt["sample_rate"], ckpt["channels"])}
+        facts[experiment] = {
+            "parameters": count_parameters(model),
+            "rtf": real_time_factor(model, ckpt["sample_rate"], ckpt["channels"]),
+        }
     return facts

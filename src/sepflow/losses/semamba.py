@@ -52,14 +52,14 @@ def _pesq_or_error(reference: np.ndarray, estimate: np.ndarray, sample_rate: int
     return pesq(sample_rate, reference, estimate, "wb", on_error=PesqError.RETURN_VALUES)
 
 
-def batch_pesq(reference: torch.Tensor, estimate: torch.Tensor, sample_rate: int = 16000, workers: int = 1) -> torch.Tensor | None:
+def batch_pesq(
+    reference: torch.Tensor, estimate: torch.Tensor, sample_rate: int = 16000, workers: int = 1
+) -> torch.Tensor | None:
     """Normalised wide-band PESQ, (PESQ - 1) / 3.5, of each (batch, time) pair, computed in
     `workers` processes; None when any item fails (PESQ error codes are negative)."""
     reference = reference.detach().float().cpu().numpy()
     estimate = estimate.detach().float().cpu().numpy()
-    scores = Parallel(n_jobs=workers)(
-        delayed(_pesq_or_error)(r, e, sample_rate) for r, e in zip(reference, estimate)
-    )
+    scores = Parallel(n_jobs=workers)(delayed(_pesq_or_error)(r, e, sample_rate) for r, e in zip(reference, estimate))
     scores = np.asarray(scores, dtype=np.float32)
     if (scores < 0).any():
         return None

@@ -40,28 +40,41 @@ MIN_DURATION_S = 0.25
 def _check_length(path: Path, length: int, reference_length: int, tolerance: int, fix: str) -> None:
     if abs(length - reference_length) > tolerance:
         raise SepflowError(
-            f"{path} has {length} samples but its reference has {reference_length} "
-            f"(more than {tolerance} apart); {fix}"
+            f"{path} has {length} samples but its reference has {reference_length} (more than {tolerance} apart); {fix}"
         )
 
 
 def _load_item(item: dict, sample_rate: int) -> tuple[dict, dict, np.ndarray]:
     """Read references, estimates and the mixture of one item, cut to a common length."""
     item_id = item["id"]
-    read = {path: read_audio(path, expected_sr=sample_rate)[0]
-            for path in [item["mixture"], *item["references"].values(), *item["estimates"].values()]}
+    read = {
+        path: read_audio(path, expected_sr=sample_rate)[0]
+        for path in [item["mixture"], *item["references"].values(), *item["estimates"].values()]
+    }
     mixture = read[item["mixture"]]
     reference_length = next(iter(read[p] for p in item["references"].values())).shape[-1]
     tolerance = round(LENGTH_TOLERANCE_S * sample_rate)
     for path in [item["mixture"], *item["references"].values()]:
-        _check_length(Path(path), read[path].shape[-1], reference_length, tolerance,
-                      "the test set is inconsistent; rebuild its audio and manifest.")
+        _check_length(
+            Path(path),
+            read[path].shape[-1],
+            reference_length,
+            tolerance,
+            "the test set is inconsistent; rebuild its audio and manifest.",
+        )
     for path in item["estimates"].values():
-        _check_length(Path(path), read[path].shape[-1], reference_length, tolerance,
-                      "delete the enhanced folder and rerun the enhance stage.")
+        _check_length(
+            Path(path),
+            read[path].shape[-1],
+            reference_length,
+            tolerance,
+            "delete the enhanced folder and rerun the enhance stage.",
+        )
         if read[path].shape[0] != mixture.shape[0]:
-            raise SepflowError(f"{path} has {read[path].shape[0]} channel(s) but the mixture has {mixture.shape[0]}; "
-                               "delete the enhanced folder and rerun the enhance stage.")
+            raise SepflowError(
+                f"{path} has {read[path].shape[0]} channel(s) but the mixture has {mixture.shape[0]}; "
+                "delete the enhanced folder and rerun the enhance stage."
+            )
     n = min(audio.shape[-1] for audio in read.values())
     if n < MIN_DURATION_S * sample_rate:
         raise SepflowError(
@@ -81,7 +94,9 @@ def _load_item(item: dict, sample_rate: int) -> tuple[dict, dict, np.ndarray]:
 
 def _evaluate_item(item: dict, task: str, sample_rate: int, options: dict) -> list[dict]:
     references, estimates, mixture = _load_item(item, sample_rate)
-    return [{"id": item["id"], **row} for row in METRIC_SETS[task](references, estimates, mixture, sample_rate, **options)]
+    return [
+        {"id": item["id"], **row} for row in METRIC_SETS[task](references, estimates, mixture, sample_rate, **options)
+    ]
 
 
 def _check_estimates_exist(items: Sequence[dict]) -> None:
@@ -135,16 +150,23 @@ def write_metrics_csv(df: pd.DataFrame, path: str | os.PathLike) -> Path:
 
 def manifest_items(manifest: Manifest, enhanced_dir: str | os.PathLike) -> list[dict]:
     """The evaluation items of a test split whose estimates are in `enhanced_dir`."""
-    return [{"id": it["id"], "mixture": str(manifest.mixture_path(it)),
-             "references": {k: str(v) for k, v in manifest.target_paths(it).items()},
-             "estimates": {k: str(v) for k, v in estimate_paths(enhanced_dir, it["id"], manifest.sources).items()}}
-            for it in manifest.items]
+    return [
+        {
+            "id": it["id"],
+            "mixture": str(manifest.mixture_path(it)),
+            "references": {k: str(v) for k, v in manifest.target_paths(it).items()},
+            "estimates": {k: str(v) for k, v in estimate_paths(enhanced_dir, it["id"], manifest.sources).items()},
+        }
+        for it in manifest.items
+    ]
 
 
-def evaluate_manifest(manifest: Manifest, enhanced_dir: str | os.PathLike, out_csv: str | os.PathLike,
-                      workers: int = 1, **options) -> pd.DataFrame:
+def evaluate_manifest(
+    manifest: Manifest, enhanced_dir: str | os.PathLike, out_csv: str | os.PathLike, workers: int = 1, **options
+) -> pd.DataFrame:
     """Evaluate an enhanced folder against a test manifest and write the per-item CSV."""
-    frame = evaluate_items(manifest_items(manifest, enhanced_dir), manifest.task, manifest.sample_rate, workers,
-                           **options)
+    frame = evaluate_items(
+        manifest_items(manifest, enhanced_dir), manifest.task, manifest.sample_rate, workers, **options
+    )
     write_metrics_csv(frame, out_csv)
     return frame

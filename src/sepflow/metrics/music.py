@@ -37,7 +37,9 @@ def si_sdr(estimate: np.ndarray, reference: np.ndarray) -> float:
     return si_snr(estimate, reference)
 
 
-def music_metrics(references: Mapping[str, np.ndarray], estimates: Mapping[str, np.ndarray], sample_rate: int) -> list[dict]:
+def music_metrics(
+    references: Mapping[str, np.ndarray], estimates: Mapping[str, np.ndarray], sample_rate: int
+) -> list[dict]:
     """One row per source of one track: {"source", "sdr", "sir", "sar", "isr", "si_sdr"}.
 
     references and estimates map the same source names to (time, channels) arrays of equal
@@ -61,8 +63,11 @@ def music_metrics(references: Mapping[str, np.ndarray], estimates: Mapping[str, 
             sdr, isr, sir, sar = museval.evaluate(ref, est, win=sample_rate, hop=sample_rate, mode="v4")
         frames = {"sdr": sdr, "sir": sir, "sar": sar, "isr": isr}
     return [
-        {"source": name, **{key: _nanmedian(np.asarray(frames[key][j], dtype=np.float64)) for key in BSS_METRICS},
-         "si_sdr": si_sdr(est[j], ref[j])}
+        {
+            "source": name,
+            **{key: _nanmedian(np.asarray(frames[key][j], dtype=np.float64)) for key in BSS_METRICS},
+            "si_sdr": si_sdr(est[j], ref[j]),
+        }
         for j, name in enumerate(names)
     ]
 
@@ -77,4 +82,6 @@ def median_over_tracks(rows: Iterable[Mapping]) -> list[dict]:
     order = list(dict.fromkeys(table["source"]))
     medians = table.groupby("source", sort=False)[list(MUSIC_METRICS)].median()
     counts = table.groupby("source", sort=False).size()
-    return [{"source": s, "tracks": int(counts[s]), **{k: float(medians.loc[s, k]) for k in MUSIC_METRICS}} for s in order]
+    return [
+        {"source": s, "tracks": int(counts[s]), **{k: float(medians.loc[s, k]) for k in MUSIC_METRICS}} for s in order
+    ]

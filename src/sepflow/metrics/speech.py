@@ -20,8 +20,8 @@ import numpy as np
 import pesq as _pesq
 from pystoi import stoi as _pystoi
 from pystoi.stoi import FS as _STOI_RATE
-from pystoi.stoi import N as _STOI_FRAMES
 from pystoi.stoi import N_FRAME as _STOI_FRAME
+from pystoi.stoi import N as _STOI_FRAMES
 
 from sepflow.audio import resample, rms_db, si_snr
 from sepflow.metrics import composite
@@ -30,7 +30,17 @@ from sepflow.metrics.dnsmos import dnsmos as _dnsmos
 
 COMPOSITE_COLUMNS = ("csig", "cbak", "covl")
 DNSMOS_COLUMNS = ("dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl")
-INTRUSIVE_COLUMNS = ("pesq_wb", "pesq_nb", "stoi", "estoi", "si_snr", "snr", "si_snr_input", "si_snr_i", *COMPOSITE_COLUMNS)
+INTRUSIVE_COLUMNS = (
+    "pesq_wb",
+    "pesq_nb",
+    "stoi",
+    "estoi",
+    "si_snr",
+    "snr",
+    "si_snr_input",
+    "si_snr_i",
+    *COMPOSITE_COLUMNS,
+)
 SPEECH_COLUMNS = (*INTRUSIVE_COLUMNS, *DNSMOS_COLUMNS)
 """Every speech metric, in table order."""
 
@@ -227,7 +237,9 @@ def _score_dnsmos(scores: _Scores, estimate: np.ndarray, sample_rate: int, enabl
         scores.skip(DNSMOS_COLUMNS, "DNSMOS was not requested")
 
 
-def _score_intrusive(scores: _Scores, reference: np.ndarray, estimate: np.ndarray, mixture: np.ndarray, sample_rate: int) -> None:
+def _score_intrusive(
+    scores: _Scores, reference: np.ndarray, estimate: np.ndarray, mixture: np.ndarray, sample_rate: int
+) -> None:
     scores.measure(("si_snr_input",), lambda: _input_si_snr(reference, mixture))
     _check_audible(estimate, "the estimate")
     scores.measure(("pesq_wb",), lambda: pesq(reference, estimate, sample_rate, "wb"))
@@ -245,7 +257,9 @@ def _score_intrusive(scores: _Scores, reference: np.ndarray, estimate: np.ndarra
     if missing:
         scores.skip(COMPOSITE_COLUMNS, f"needs wide-band PESQ: {missing}")
     else:
-        scores.measure(COMPOSITE_COLUMNS, lambda: _composite(reference, estimate, sample_rate, scores.values["pesq_wb"]))
+        scores.measure(
+            COMPOSITE_COLUMNS, lambda: _composite(reference, estimate, sample_rate, scores.values["pesq_wb"])
+        )
 
 
 def speech_metrics(

@@ -19,23 +19,36 @@ from sepflow.metrics.speech import SPEECH_COLUMNS, speech_metrics
 Rows = list[dict]
 
 
-def speech_rows(references: dict[str, np.ndarray], estimates: dict[str, np.ndarray], mixture: np.ndarray,
-                sample_rate: int, dnsmos: bool = True) -> Rows:
+def speech_rows(
+    references: dict[str, np.ndarray],
+    estimates: dict[str, np.ndarray],
+    mixture: np.ndarray,
+    sample_rate: int,
+    dnsmos: bool = True,
+) -> Rows:
     """Speech metrics of the one source, with a `reasons` column for the NaN ones; a
     multi-channel item is scored per channel and the channels' values averaged."""
-    (name, reference), = references.items()
-    per_channel = [speech_metrics(reference[c], estimates[name][c], mixture[c], sample_rate, dnsmos=dnsmos)
-                   for c in range(reference.shape[0])]
+    ((name, reference),) = references.items()
+    per_channel = [
+        speech_metrics(reference[c], estimates[name][c], mixture[c], sample_rate, dnsmos=dnsmos)
+        for c in range(reference.shape[0])
+    ]
     row = {key: float(np.mean([values[key] for values, _ in per_channel])) for key in SPEECH_COLUMNS}
     reasons = {key: why for _, channel_reasons in per_channel for key, why in channel_reasons.items()}
     return [{**row, "reasons": "; ".join(f"{key}: {why}" for key, why in reasons.items())}]
 
 
-def music_rows(references: dict[str, np.ndarray], estimates: dict[str, np.ndarray], mixture: np.ndarray,
-               sample_rate: int, **options) -> Rows:
+def music_rows(
+    references: dict[str, np.ndarray],
+    estimates: dict[str, np.ndarray],
+    mixture: np.ndarray,
+    sample_rate: int,
+    **options,
+) -> Rows:
     """Per source: museval's BSSEval v4 (SDR, SIR, SAR, ISR; median over 1 s frames) and SI-SDR."""
-    return music_metrics({name: ref.T for name, ref in references.items()},
-                         {name: estimates[name].T for name in references}, sample_rate)
+    return music_metrics(
+        {name: ref.T for name, ref in references.items()}, {name: estimates[name].T for name in references}, sample_rate
+    )
 
 
 METRIC_SETS: dict[str, Callable[..., Rows]] = {"speech": speech_rows, "music": music_rows}

@@ -55,6 +55,8 @@ def as_sources(estimate: torch.Tensor, n_sources: int) -> torch.Tensor:
     if estimate.dim() == 3 and n_sources == 1:
         return estimate[:, None]
     if estimate.dim() != 4 or estimate.shape[1] != n_sources:
-        raise SepflowError(f"the model returned shape {tuple(estimate.shape)} but the data has {n_sources} "
-                           "source(s); choose a model whose outputs match the dataset's sources.")
+        raise SepflowError(
+            f"the model returned shape {tuple(estimate.shape)} but the data has {n_sources} "
+            "source(s); choose a model whose outputs match the dataset's sources."
+        )
     return estimate

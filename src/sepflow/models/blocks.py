@@ -16,7 +16,9 @@ def as_mono_batch(x: torch.Tensor) -> torch.Tensor:
     if x.dim() == 2:
         return x.unsqueeze(1)
     if x.dim() != 3 or x.shape[1] != 1:
-        raise ValueError(f"expected a mono waveform batch (batch, 1, time) or (batch, time), got shape {tuple(x.shape)}")
+        raise ValueError(
+            f"expected a mono waveform batch (batch, 1, time) or (batch, time), got shape {tuple(x.shape)}"
+        )
     return x
 
 

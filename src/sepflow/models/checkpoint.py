@@ -33,8 +33,15 @@ def model_checkpoint(model_name: str, model_args: dict, data, model: nn.Module) 
     """The inference checkpoint of a model trained on `data` (anything with sample_rate,
     task, sources and channels, e.g. a TrainingData); CPU tensors, so it loads anywhere."""
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    return {"model": model_name, "model_args": dict(model_args), "sample_rate": int(data.sample_rate),
-            "task": data.task, "sources": list(data.sources), "channels": int(data.channels), "state_dict": state}
+    return {
+        "model": model_name,
+        "model_args": dict(model_args),
+        "sample_rate": int(data.sample_rate),
+        "task": data.task,
+        "sources": list(data.sources),
+        "channels": int(data.channels),
+        "state_dict": state,
+    }
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
@@ -48,8 +55,9 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         raise SepflowError(f"cannot load checkpoint {path}: {exc}. Delete it and retrain.") from None
     missing = [k for k in MODEL_KEYS if k not in ckpt]
     if missing:
-        raise SepflowError(f"checkpoint {path} lacks {missing}; it was not written by this version of sepflow. "
-                           "Delete it and retrain.")
+        raise SepflowError(
+            f"checkpoint {path} lacks {missing}; it was not written by this version of sepflow. Delete it and retrain."
+        )
     return ckpt
 
 

@@ -103,12 +103,14 @@ class Demucs(nn.Module):
         gate = 2 if glu else 1
         channels_in, channels_out = chin, chout
         for index in range(depth):
-            self.encoder.append(nn.Sequential(
-                nn.Conv1d(channels_in, hidden, kernel_size, stride),
-                nn.ReLU(),
-                nn.Conv1d(hidden, gate * hidden, 1),
-                nn.GLU(1) if glu else nn.ReLU(),
-            ))
+            self.encoder.append(
+                nn.Sequential(
+                    nn.Conv1d(channels_in, hidden, kernel_size, stride),
+                    nn.ReLU(),
+                    nn.Conv1d(hidden, gate * hidden, 1),
+                    nn.GLU(1) if glu else nn.ReLU(),
+                )
+            )
             decode = [
                 nn.Conv1d(hidden, gate * hidden, 1),
                 nn.GLU(1) if glu else nn.ReLU(),

@@ -122,8 +122,7 @@ class _Decoder:
             # Transposed conv: each frame's (channels * kernel) contribution, overlap-added.
             columns = x.T @ self.conv.weight.flatten(1)
             length = (frames - 1) * self.stride + self.kernel_size
-            y = F.fold(columns.T[None], (1, length), (1, self.kernel_size),
-                       stride=(1, self.stride))[0, :, 0]
+            y = F.fold(columns.T[None], (1, length), (1, self.kernel_size), stride=(1, self.stride))[0, :, 0]
             y[:, : self.overlap.shape[1]] += self.overlap
         else:
             y = self.overlap
@@ -156,8 +155,9 @@ def _lstm_frames(lstm: nn.LSTM, x: torch.Tensor, state):
         state = ([x.new_zeros(lstm.hidden_size)] * lstm.num_layers,) * 2
     hidden, cell = list(state[0]), list(state[1])
     for layer in range(lstm.num_layers):
-        w_ih, w_hh, b_ih, b_hh = (getattr(lstm, f"{name}_l{layer}")
-                                  for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+        w_ih, w_hh, b_ih, b_hh = (
+            getattr(lstm, f"{name}_l{layer}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+        )
         outs = []
         for gates in F.linear(x, w_ih, b_ih + b_hh):
             i, f, g, o = (gates + F.linear(hidden[layer], w_hh)).chunk(4)
@@ -186,8 +186,7 @@ class DemucsStreamer:
     next ones `stride` samples. This is the streaming protocol of sepflow.models.streaming.
     """
 
-    def __init__(self, model: Demucs, dry: float = 0.0, num_frames: int = 1,
-                 std: float | None = None):
+    def __init__(self, model: Demucs, dry: float = 0.0, num_frames: int = 1, std: float | None = None):
         if num_frames < 1:
             raise ValueError(f"num_frames must be at least 1, got {num_frames}")
         if not model.causal:
@@ -228,8 +227,7 @@ class DemucsStreamer:
         self._downsample = [_Downsample2(model.chout, like) for _ in range(stages)]
         channels = [model.chin] + [layer[0].out_channels for layer in model.encoder]
         self._encoders = [_Encoder(layer, ch, like) for layer, ch in zip(model.encoder, channels)]
-        self._decoders = [_Decoder(layer, ch, like)
-                          for layer, ch in zip(model.decoder, reversed(channels[1:]))]
+        self._decoders = [_Decoder(layer, ch, like) for layer, ch in zip(model.decoder, reversed(channels[1:]))]
         self._lstm_state = None
         self._pending = like.new_zeros(model.chin, 0)
         self._dry = like.new_zeros(model.chin, 0)
@@ -241,8 +239,7 @@ class DemucsStreamer:
     def feed(self, chunk: torch.Tensor) -> torch.Tensor:
         """Take (chin, n) more input; return the (chout, m) output samples now determined."""
         if chunk.dim() != 2 or chunk.shape[0] != self.model.chin:
-            raise ValueError(
-                f"expected a ({self.model.chin}, time) chunk, got {tuple(chunk.shape)}")
+            raise ValueError(f"expected a ({self.model.chin}, time) chunk, got {tuple(chunk.shape)}")
         self._pending = torch.cat([self._pending, chunk], dim=1)
         self._fed += chunk.shape[1]
         outs = [chunk.new_zeros(self.model.chout, 0)]
@@ -303,4 +300,3 @@ class DemucsStreamer:
         dry, self._dry = self._dry[:, :made], self._dry[:, made:]
         self._emitted += made
         return self.dry * dry + (1 - self.dry) * x
-

@@ -26,9 +26,9 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 BACKENDS = ("auto", "mamba_ssm", "torch")
-CHUNK = 64                  # time steps solved in parallel inside one block
-RADIX = 8                   # steps per group in the parallel scan
-BLOCK_ELEMENTS = 1 << 20    # (sequences x chunk x d_inner x d_state) per block on CPU
+CHUNK = 64  # time steps solved in parallel inside one block
+RADIX = 8  # steps per group in the parallel scan
+BLOCK_ELEMENTS = 1 << 20  # (sequences x chunk x d_inner x d_state) per block on CPU
 CUDA_BLOCK_ELEMENTS = 1 << 26
 
 
@@ -121,7 +121,8 @@ def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_sof
     budget = CUDA_BLOCK_ELEMENTS if u.is_cuda else BLOCK_ELEMENTS
     rows = max(1, budget // (chunk * d_inner * d_state))
     grad = torch.is_grad_enabled() and any(
-        t is not None and t.requires_grad for t in (u, delta, A, B, C, D, z, delta_bias))
+        t is not None and t.requires_grad for t in (u, delta, A, B, C, D, z, delta_bias)
+    )
     # without autograd the blocks are written into one output; with it they are joined by
     # cat, whose backward slices (writing into a tensor would clone its whole gradient per block)
     y = None if grad else torch.empty(batch, length, d_inner, dtype=dtype, device=u.device)
@@ -131,8 +132,18 @@ def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_sof
         pieces = []
         for s in range(0, length, chunk):
             part = (slice(r, r + rows), slice(s, s + chunk))
-            args = (u[part], delta[part], None if z is None else z[part], B[part], C[part],
-                    A, D, delta_bias, delta_softplus, h)
+            args = (
+                u[part],
+                delta[part],
+                None if z is None else z[part],
+                B[part],
+                C[part],
+                A,
+                D,
+                delta_bias,
+                delta_softplus,
+                h,
+            )
             if grad:
                 out, h = checkpoint(_scan_block, *args, use_reentrant=False)
                 pieces.append(out)
@@ -152,24 +163,35 @@ class Mamba(nn.Module):
     or "torch". It chooses the kernel only; weights and outputs are the same.
     """
 
-    def __init__(self, d_model: int, d_state: int = 16, d_conv: int = 4, expand: int = 2,
-                 dt_rank: int | str = "auto", dt_min: float = 0.001, dt_max: float = 0.1,
-                 dt_init_floor: float = 1e-4, conv_bias: bool = True, bias: bool = False,
-                 backend: str = "auto"):
+    def __init__(
+        self,
+        d_model: int,
+        d_state: int = 16,
+        d_conv: int = 4,
+        expand: int = 2,
+        dt_rank: int | str = "auto",
+        dt_min: float = 0.001,
+        dt_max: float = 0.1,
+        dt_init_floor: float = 1e-4,
+        conv_bias: bool = True,
+        bias: bool = False,
+        backend: str = "auto",
+    ):
         super().__init__()
         self.d_model, self.d_state, self.d_conv = d_model, d_state, d_conv
         self.d_inner = int(expand * d_model)
         self.dt_rank = math.ceil(d_model / 16) if dt_rank == "auto" else dt_rank
         self.backend = backend
         self.in_proj = nn.Linear(d_model, self.d_inner * 2, bias=bias)
-        self.conv1d = nn.Conv1d(self.d_inner, self.d_inner, d_conv, groups=self.d_inner,
-                                padding=d_conv - 1, bias=conv_bias)
+        self.conv1d = nn.Conv1d(
+            self.d_inner, self.d_inner, d_conv, groups=self.d_inner, padding=d_conv - 1, bias=conv_bias
+        )
         self.x_proj = nn.Linear(self.d_inner, self.dt_rank + 2 * d_state, bias=False)
         self.dt_proj = nn.Linear(self.dt_rank, self.d_inner, bias=True)
 
         # mamba_ssm's initialisation: dt weights uniform in +-dt_rank^-0.5, dt bias the inverse
         # softplus of a log-uniform step in [dt_min, dt_max], S4D-real A = -(1..d_state), D = 1.
-        std = self.dt_rank ** -0.5
+        std = self.dt_rank**-0.5
         nn.init.uniform_(self.dt_proj.weight, -std, std)
         dt = torch.exp(torch.rand(self.d_inner) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min))
         dt = dt.clamp(min=dt_init_floor)
@@ -189,8 +211,10 @@ class Mamba(nn.Module):
         if name not in BACKENDS:
             raise ValueError(f"unknown Mamba backend {name!r}; choose one of {BACKENDS}")
         if name == "mamba_ssm" and not mamba_ssm_available():
-            raise ValueError("Mamba backend 'mamba_ssm' asked for, but mamba_ssm is not installed "
-                             "(pip install 'sepflow[mamba]' on a CUDA machine)")
+            raise ValueError(
+                "Mamba backend 'mamba_ssm' asked for, but mamba_ssm is not installed "
+                "(pip install 'sepflow[mamba]' on a CUDA machine)"
+            )
         self._backend = name
 
     def _scan(self, x: torch.Tensor):
@@ -206,9 +230,15 @@ class Mamba(nn.Module):
         dt, B, C = torch.split(self.x_proj(x.transpose(1, 2)), [self.dt_rank, self.d_state, self.d_state], dim=-1)
         dt = (dt @ self.dt_proj.weight.t()).transpose(1, 2)
         y = self._scan(x)(
-            x.contiguous(), dt.contiguous(), -torch.exp(self.A_log.float()),
-            B.transpose(1, 2).contiguous(), C.transpose(1, 2).contiguous(), self.D.float(),
-            z=z.contiguous(), delta_bias=self.dt_proj.bias.float(), delta_softplus=True,
+            x.contiguous(),
+            dt.contiguous(),
+            -torch.exp(self.A_log.float()),
+            B.transpose(1, 2).contiguous(),
+            C.transpose(1, 2).contiguous(),
+            self.D.float(),
+            z=z.contiguous(),
+            delta_bias=self.dt_proj.bias.float(),
+            delta_softplus=True,
         )
         return self.out_proj(y.transpose(1, 2))
 

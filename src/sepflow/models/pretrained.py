@@ -55,8 +55,13 @@ class _ClassName:
 
 
 class _NamesOnly(pickle.Unpickler):
-    _allowed = {("collections", "OrderedDict"), ("torch._utils", "_rebuild_tensor_v2"),
-                ("torch._utils", "_rebuild_parameter"), ("torch", "FloatStorage"), ("torch", "Size")}
+    _allowed = {
+        ("collections", "OrderedDict"),
+        ("torch._utils", "_rebuild_tensor_v2"),
+        ("torch._utils", "_rebuild_parameter"),
+        ("torch", "FloatStorage"),
+        ("torch", "Size"),
+    }
 
     def find_class(self, module, name):
         if module.split(".")[0] == "denoiser":
@@ -89,8 +94,9 @@ def state_and_args(obj: dict) -> tuple[dict, dict]:
         obj = package
     if "state" in obj and "class" in obj:
         if obj.get("args"):
-            raise SepflowError("a denoiser package with positional arguments cannot be converted; "
-                               "re-export it with keyword arguments.")
+            raise SepflowError(
+                "a denoiser package with positional arguments cannot be converted; re-export it with keyword arguments."
+            )
         return dict(obj["state"]), dict(obj.get("kwargs", {}))
     if all(isinstance(v, torch.Tensor) for v in obj.values()):
         return dict(obj), {}
@@ -106,20 +112,30 @@ def convert(obj: dict, released: Released) -> dict:
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
-        raise SepflowError(f"the released weights do not fit {released.model}({args}): {str(exc)[:300]}; "
-                           "check the experiment's model arguments.") from None
-    return {"model": released.model, "model_args": args, "sample_rate": int(args.get("sample_rate", released.sample_rate)),
-            "task": released.task, "sources": list(released.sources), "channels": int(args.get("chin", 1)),
-            "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}}
+        raise SepflowError(
+            f"the released weights do not fit {released.model}({args}): {str(exc)[:300]}; "
+            "check the experiment's model arguments."
+        ) from None
+    return {
+        "model": released.model,
+        "model_args": args,
+        "sample_rate": int(args.get("sample_rate", released.sample_rate)),
+        "task": released.task,
+        "sources": list(released.sources),
+        "channels": int(args.get("chin", 1)),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+    }
 
 
-def released_checkpoint(released: Released | str, out_path: Path, cache_dir: Path, log=print,
-                        mirror: str | None = None) -> Path:
+def released_checkpoint(
+    released: Released | str, out_path: Path, cache_dir: Path, log=print, mirror: str | None = None
+) -> Path:
     """Download (verified by sha256) and convert released weights into `out_path` (model.pt)."""
     if isinstance(released, str):
         if released not in RELEASED:
-            raise SepflowError(f"unknown released model {released!r}; choose one of {sorted(RELEASED)} "
-                               "or give url and sha256.")
+            raise SepflowError(
+                f"unknown released model {released!r}; choose one of {sorted(RELEASED)} or give url and sha256."
+            )
         released = RELEASED[released]
     path = fetch(Remote(released.url, sha256=released.sha256, kind="file"), Path(cache_dir), log, mirror)
     checkpoint = convert(_load(path), released)

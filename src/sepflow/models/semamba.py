@@ -37,8 +37,9 @@ class DenseBlock(nn.Module):
         super().__init__()
         self.dense_block = nn.ModuleList(
             nn.Sequential(
-                nn.Conv2d(features * (i + 1), features, kernel, dilation=(2 ** i, 1),
-                          padding=_same_padding(kernel, (2 ** i, 1))),
+                nn.Conv2d(
+                    features * (i + 1), features, kernel, dilation=(2**i, 1), padding=_same_padding(kernel, (2**i, 1))
+                ),
                 *_norm_act(features),
             )
             for i in range(depth)
@@ -102,7 +103,9 @@ class PhaseDecoder(nn.Module):
     def __init__(self, features: int):
         super().__init__()
         self.dense_block = DenseBlock(features)
-        self.phase_conv = nn.Sequential(nn.ConvTranspose2d(features, features, (1, 3), stride=(1, 2)), *_norm_act(features))
+        self.phase_conv = nn.Sequential(
+            nn.ConvTranspose2d(features, features, (1, 3), stride=(1, 2)), *_norm_act(features)
+        )
         self.phase_conv_r = nn.Conv2d(features, 1, (1, 1))
         self.phase_conv_i = nn.Conv2d(features, 1, (1, 1))
 
@@ -150,15 +153,24 @@ class TFMambaBlock(nn.Module):
 class SEMamba(nn.Module):
     """SEMamba generator; the defaults are the official SEMamba_advanced configuration."""
 
-    def __init__(self, n_fft: int = 400, hop: int = 100, compress: float = 0.3, features: int = 64,
-                 blocks: int = 4, d_state: int = 16, d_conv: int = 4, expand: int = 4, beta: float = 2.0,
-                 norm_eps: float = 1e-5):
+    def __init__(
+        self,
+        n_fft: int = 400,
+        hop: int = 100,
+        compress: float = 0.3,
+        features: int = 64,
+        blocks: int = 4,
+        d_state: int = 16,
+        d_conv: int = 4,
+        expand: int = 4,
+        beta: float = 2.0,
+        norm_eps: float = 1e-5,
+    ):
         super().__init__()
         self.n_fft, self.hop, self.compress = n_fft, hop, compress
         self.dense_encoder = DenseEncoder(features)
         self.TSMamba = nn.ModuleList(
-            TFMambaBlock(features, d_state=d_state, d_conv=d_conv, expand=expand, eps=norm_eps)
-            for _ in range(blocks)
+            TFMambaBlock(features, d_state=d_state, d_conv=d_conv, expand=expand, eps=norm_eps) for _ in range(blocks)
         )
         self.mask_decoder = MagDecoder(features, n_fft, beta)
         self.phase_decoder = PhaseDecoder(features)
@@ -171,9 +183,9 @@ class SEMamba(nn.Module):
         if eps is None:
             mag, pha = spec.abs(), spec.angle()
         else:
-            mag = torch.sqrt(spec.real ** 2 + spec.imag ** 2 + eps)
+            mag = torch.sqrt(spec.real**2 + spec.imag**2 + eps)
             pha = torch.atan2(spec.imag + eps, spec.real + eps)
-        mag = mag ** self.compress
+        mag = mag**self.compress
         return mag, pha, torch.stack((mag * torch.cos(pha), mag * torch.sin(pha)), dim=-1)
 
     def synthesis(self, mag: torch.Tensor, pha: torch.Tensor, length: int) -> torch.Tensor:

@@ -48,8 +48,9 @@ def make_streamer(model: nn.Module, **options) -> Streamer:
     """The streamer of `model` (in eval mode, on CPU); options go to its constructor."""
     name = type(model).__name__
     if not can_stream(model):
-        raise SepflowError(f"{name} cannot stream: streaming models are causal {sorted(STREAMERS)}; "
-                           "drop --stream to run it offline.")
+        raise SepflowError(
+            f"{name} cannot stream: streaming models are causal {sorted(STREAMERS)}; drop --stream to run it offline."
+        )
     module, cls = STREAMERS[name].split(":")
     return getattr(importlib.import_module(module), cls)(model.eval(), **options)
 

@@ -51,7 +51,9 @@ class DecoderLevel(nn.Module):
     def __init__(self, c_in: int, c_out: int, output_padding: int, last: bool):
         super().__init__()
         self.skip = nn.Conv2d(c_in, c_in, kernel_size=1)
-        self.conv = nn.ConvTranspose2d(c_in, c_out, kernel_size=(1, 4), stride=(1, 2), output_padding=(0, output_padding))
+        self.conv = nn.ConvTranspose2d(
+            c_in, c_out, kernel_size=(1, 4), stride=(1, 2), output_padding=(0, output_padding)
+        )
         self.norm = nn.Identity() if last else nn.BatchNorm2d(c_out)
         self.act = nn.Identity() if last else nn.PReLU(c_out)
 
@@ -114,13 +116,24 @@ class GatedTCM(nn.Module):
 class TCMNet(nn.Module):
     """The spectral network: (batch, 2, frames, n_freq) -> (batch, 2, frames, n_freq)."""
 
-    def __init__(self, n_freq: int, channels: list[int], tcm_channels: int, tcm_hidden: int, kernel_size: int, dilations: list[int], repeats: int):
+    def __init__(
+        self,
+        n_freq: int,
+        channels: list[int],
+        tcm_channels: int,
+        tcm_hidden: int,
+        kernel_size: int,
+        dilations: list[int],
+        repeats: int,
+    ):
         super().__init__()
         freq_sizes = _freq_sizes(n_freq, len(channels))
         self.encoder = nn.ModuleList(EncoderLevel(c_in, c_out) for c_in, c_out in zip([2] + channels[:-1], channels))
         bottleneck = channels[-1] * freq_sizes[-1]
         self.project_in = nn.Conv1d(bottleneck, tcm_channels, 1)
-        self.tcm = nn.ModuleList(GatedTCM(tcm_channels, tcm_hidden, kernel_size, d) for _ in range(repeats) for d in dilations)
+        self.tcm = nn.ModuleList(
+            GatedTCM(tcm_channels, tcm_hidden, kernel_size, d) for _ in range(repeats) for d in dilations
+        )
         self.project_out = nn.Conv1d(tcm_channels, bottleneck, 1)
         self.decoders = nn.ModuleList(Decoder(channels, freq_sizes) for _ in range(2))
 
@@ -162,7 +175,9 @@ class TCMUNet(nn.Module):
         # A buffer, not sepflow.audio.stft's cached window: a cached tensor first made under
         # inference_mode cannot be saved for backward later in training.
         self.register_buffer("window", torch.hann_window(n_fft, periodic=True), persistent=False)
-        self.net = TCMNet(n_fft // 2 + 1, list(channels), tcm_channels, tcm_hidden, kernel_size, list(dilations), repeats)
+        self.net = TCMNet(
+            n_fft // 2 + 1, list(channels), tcm_channels, tcm_hidden, kernel_size, list(dilations), repeats
+        )
 
     def envelope(self) -> torch.Tensor:
         """Sum of squared windows over one hop: w²[m] + w²[m + hop], between 0.5 and 1 for Hann."""
@@ -176,7 +191,9 @@ class TCMUNet(nn.Module):
         length = wav.shape[-1]
         frames = -(-length // self.hop) + 1
         padded = F.pad(wav, (self.n_fft - self.hop, frames * self.hop - length))
-        spec = torch.stft(padded, self.n_fft, self.hop, window=self.window, center=False, return_complex=True)  # (batch, freq, frames)
+        spec = torch.stft(
+            padded, self.n_fft, self.hop, window=self.window, center=False, return_complex=True
+        )  # (batch, freq, frames)
         spec = torch.view_as_real(spec).permute(0, 3, 2, 1)  # (batch, 2, frames, freq)
         out = self.net(spec)
         out = torch.complex(out[:, 0], out[:, 1])  # (batch, frames, freq)

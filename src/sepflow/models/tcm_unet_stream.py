@@ -44,7 +44,13 @@ class _FrameNet:
         for level in net.encoder:
             w = level.conv.weight[:, :, 0, :]  # (out, in, 4)
             scale, shift = _bn_affine(level.norm, w.shape[0])
-            self.encoder.append(_own((w * scale[:, None, None]).reshape(w.shape[0], -1), (level.conv.bias * scale + shift)[:, None], level.act.weight))
+            self.encoder.append(
+                _own(
+                    (w * scale[:, None, None]).reshape(w.shape[0], -1),
+                    (level.conv.bias * scale + shift)[:, None],
+                    level.act.weight,
+                )
+            )
         self.project_in = _own(net.project_in.weight[:, :, 0], net.project_in.bias)
         self.project_out = _own(net.project_out.weight[:, :, 0], net.project_out.bias)
         self.tcm = []
@@ -55,15 +61,17 @@ class _FrameNet:
             w = block.branches.weight.permute(0, 2, 1).reshape(4 * hidden, -1)  # (4h, k * h), frame-major taps
             # The expand norm's scale moves into the value rows: scale * (v * gate) = (scale * v) * gate.
             row_scale = torch.cat([s2, torch.ones(2 * hidden)])
-            self.tcm.append(dict(
-                dilation=block.dilation,
-                squeeze=_own(block.squeeze.weight[:, :, 0] * s1[:, None], block.squeeze.bias * s1 + t1),
-                squeeze_act=_own(block.squeeze_act.weight)[0],
-                branches=_own(w * row_scale[:, None], block.branches.bias * row_scale),
-                shift=_own(t2)[0],
-                expand_act=_own(block.expand_act.weight)[0],
-                expand=_own(block.expand.weight[:, :, 0], block.expand.bias),
-            ))
+            self.tcm.append(
+                dict(
+                    dilation=block.dilation,
+                    squeeze=_own(block.squeeze.weight[:, :, 0] * s1[:, None], block.squeeze.bias * s1 + t1),
+                    squeeze_act=_own(block.squeeze_act.weight)[0],
+                    branches=_own(w * row_scale[:, None], block.branches.bias * row_scale),
+                    shift=_own(t2)[0],
+                    expand_act=_own(block.expand_act.weight)[0],
+                    expand=_own(block.expand.weight[:, :, 0], block.expand.bias),
+                )
+            )
         self.context = [block.context for block in net.tcm]
         self.hidden = [block.squeeze.out_channels for block in net.tcm]
         self.decoders = []
@@ -72,13 +80,15 @@ class _FrameNet:
             for level in decoder.levels:
                 scale, shift = _bn_affine(level.norm, level.conv.out_channels)
                 w = level.conv.weight[:, :, 0, :] * scale[None, :, None]  # (in, out, 4)
-                levels.append(dict(
-                    skip=_own(level.skip.weight[:, :, 0, 0], level.skip.bias[:, None]),
-                    weight=_own(w.permute(1, 2, 0).reshape(-1, w.shape[0]))[0],  # (out * 4, in)
-                    bias=_own(level.conv.bias * scale + shift)[0][:, None],
-                    extra=level.conv.output_padding[1],
-                    act=_own(level.act.weight)[0] if isinstance(level.act, nn.PReLU) else None,
-                ))
+                levels.append(
+                    dict(
+                        skip=_own(level.skip.weight[:, :, 0, 0], level.skip.bias[:, None]),
+                        weight=_own(w.permute(1, 2, 0).reshape(-1, w.shape[0]))[0],  # (out * 4, in)
+                        bias=_own(level.conv.bias * scale + shift)[0][:, None],
+                        extra=level.conv.output_padding[1],
+                        act=_own(level.act.weight)[0] if isinstance(level.act, nn.PReLU) else None,
+                    )
+                )
             self.decoders.append(levels)
 
     def init_state(self) -> list[torch.Tensor]:
@@ -128,7 +138,9 @@ class TCMUNetStreamer:
 
     def __init__(self, model: TCMUNet):
         if model.training:
-            raise ValueError("TCMUNetStreamer needs an eval-mode model (batch norm running stats): call model.eval() first")
+            raise ValueError(
+                "TCMUNetStreamer needs an eval-mode model (batch norm running stats): call model.eval() first"
+            )
         if model.window.device.type != "cpu":
             raise ValueError("TCMUNetStreamer runs on CPU: pass model.cpu()")
         self.hop, self.n_fft = model.hop, model.n_fft

@@ -60,7 +60,9 @@ class Decoder(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int):
         super().__init__()
         self.merge = nn.Conv1d(2 * in_channels, in_channels, 3, padding=1)
-        self.up = nn.ConvTranspose1d(in_channels, out_channels, kernel_size, stride, padding=(kernel_size - stride) // 2)
+        self.up = nn.ConvTranspose1d(
+            in_channels, out_channels, kernel_size, stride, padding=(kernel_size - stride) // 2
+        )
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor, length: int) -> torch.Tensor:
         x = F.gelu(self.merge(torch.cat([x, skip], dim=1)))
@@ -89,7 +91,9 @@ class UNet1D(nn.Module):
         if basis_kernel < 2 or basis_kernel % 2:
             raise ValueError(f"unet1d basis_kernel must be even (the hop is half of it), got {basis_kernel}")
         if kernel_size < stride or (kernel_size - stride) % 2:
-            raise ValueError(f"unet1d kernel_size must be >= stride with an even difference, got {kernel_size} and {stride}")
+            raise ValueError(
+                f"unet1d kernel_size must be >= stride with an even difference, got {kernel_size} and {stride}"
+            )
         self.sources = tuple(sources)
         self.channels = channels
         self.basis = basis
@@ -101,7 +105,9 @@ class UNet1D(nn.Module):
         self.encoders = nn.ModuleList(Encoder(widths[i], widths[i + 1], kernel_size, stride) for i in range(depth))
         # The outermost decoder returns to `hidden` channels rather than the encoding's.
         outs = [hidden] + widths[1:depth]
-        self.decoders = nn.ModuleList(Decoder(widths[i + 1], outs[i], kernel_size, stride) for i in reversed(range(depth)))
+        self.decoders = nn.ModuleList(
+            Decoder(widths[i + 1], outs[i], kernel_size, stride) for i in reversed(range(depth))
+        )
         self.head = nn.Conv1d(hidden + channels * basis, len(self.sources) * channels * basis, 1)
 
     def forward(self, mixture: torch.Tensor) -> torch.Tensor:
@@ -130,5 +136,5 @@ class UNet1D(nn.Module):
         masks = torch.sigmoid(self.head(torch.cat([h, features], dim=1)))
         masks = masks.view(batch, len(self.sources), self.channels, self.basis, frames)
         stems = self.synthesis((masks * encoding.unsqueeze(1)).reshape(-1, self.basis, frames))
-        stems = stems[..., self.hop:self.hop + length].reshape(batch, len(self.sources), in_channels, length)
+        stems = stems[..., self.hop : self.hop + length].reshape(batch, len(self.sources), in_channels, length)
         return stems * scale.unsqueeze(1)

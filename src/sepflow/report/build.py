@@ -35,6 +35,7 @@ AUDIO_SECONDS = 4.0
 class Examples:
     """A few items of one test set: sample rate, sources, and per item its mixture and
     references ({source: path}) and each experiment's estimates ({experiment: {source: path}})."""
+
     sample_rate: int
     sources: list[str]
     items: list[dict]
@@ -62,8 +63,11 @@ def with_model_facts(summary: pd.DataFrame, facts: dict[str, dict[str, float]]) 
 
 def _signals(item: dict, source: str, experiments: list[str], sample_rate: int) -> list[tuple[str, np.ndarray]]:
     """(name, (channels, samples)) for mixture, reference and each experiment, cut to one length."""
-    named = [("mixture", item["mixture"]), (f"reference ({source})", item["references"][source]),
-             *[(experiment, item["estimates"][experiment][source]) for experiment in experiments]]
+    named = [
+        ("mixture", item["mixture"]),
+        (f"reference ({source})", item["references"][source]),
+        *[(experiment, item["estimates"][experiment][source]) for experiment in experiments],
+    ]
     audio = [(name, read_audio(path, expected_sr=sample_rate)[0]) for name, path in named]
     n = min(a.shape[-1] for _, a in audio)
     return [(name, a[:, :n]) for name, a in audio]
@@ -83,19 +87,26 @@ def _example_panels(examples: Examples, experiments: list[str], out: Path) -> tu
     return plot_spectrograms(rows, examples.sample_rate, out), players
 
 
-def build_report(metrics_csvs: dict[tuple[str, str], str | Path], out_dir: str | Path, *,
-                 model_facts: dict[str, dict[str, float]] | None = None,
-                 histories: dict[str, str | Path] | None = None,
-                 examples: dict[str, Examples] | None = None,
-                 provenance: dict[str, dict[str, str]] | None = None,
-                 run: dict[str, str] | None = None) -> pd.DataFrame:
+def build_report(
+    metrics_csvs: dict[tuple[str, str], str | Path],
+    out_dir: str | Path,
+    *,
+    model_facts: dict[str, dict[str, float]] | None = None,
+    histories: dict[str, str | Path] | None = None,
+    examples: dict[str, Examples] | None = None,
+    provenance: dict[str, dict[str, str]] | None = None,
+    run: dict[str, str] | None = None,
+) -> pd.DataFrame:
     """Write summary.csv/.md, tables/, plots/, metrics.png and index.html; return the summary."""
     out_dir = Path(out_dir)
     frames = _read_frames(metrics_csvs)
     summary = with_model_facts(summarize(frames), model_facts or {})
     write_tables(summary, out_dir)
-    plot_metrics(frames, out_dir / "metrics.png",
-                 [m for m in PLOTTED if any(m in f for f in frames.values())][:3] or ("si_snr_i",))
+    plot_metrics(
+        frames,
+        out_dir / "metrics.png",
+        [m for m in PLOTTED if any(m in f for f in frames.values())][:3] or ("si_snr_i",),
+    )
 
     sections = []
     for testset, part in by_testset(summary):
@@ -104,14 +115,21 @@ def build_report(metrics_csvs: dict[tuple[str, str], str | Path], out_dir: str |
         table, note = readable_table(part)
         section = Section(testset, table, note, (provenance or {}).get(testset, {}))
         if metrics:
-            section.figures.append(("Mean and 95% confidence interval",
-                                    plot_bars(part, metrics, out_dir / "plots" / f"bars_{slug}.png")))
+            section.figures.append(
+                ("Mean and 95% confidence interval", plot_bars(part, metrics, out_dir / "plots" / f"bars_{slug}.png"))
+            )
             per_item = {e: f for (e, t), f in frames.items() if t == testset}
-            section.figures.append(("Per-item distributions",
-                                    plot_distributions(per_item, metrics, out_dir / "plots" / f"items_{slug}.png")))
+            section.figures.append(
+                (
+                    "Per-item distributions",
+                    plot_distributions(per_item, metrics, out_dir / "plots" / f"items_{slug}.png"),
+                )
+            )
         if examples and testset in examples:
             experiments = list(dict.fromkeys(part["experiment"]))
-            panel, section.audio = _example_panels(examples[testset], experiments, out_dir / "plots" / f"spectrograms_{slug}.png")
+            panel, section.audio = _example_panels(
+                examples[testset], experiments, out_dir / "plots" / f"spectrograms_{slug}.png"
+            )
             section.figures.append(("Spectrograms: mixture, reference and each experiment", panel))
         sections.append(section)
 

@@ -28,6 +28,7 @@ audio { width: 220px; }
 @dataclass
 class Section:
     """One test set: its readable table, the note under it, provenance, figures and audio."""
+
     title: str
     table: pd.DataFrame
     note: str
@@ -59,26 +60,45 @@ def _audio_table(rows: list[tuple[str, list[tuple[str, str]]]]) -> str:
     names = [name for name, _ in rows[0][1]]
     head = "".join(f"<th>{html.escape(n)}</th>" for n in ["item", *names])
     body = "".join(
-        "<tr><td>" + html.escape(label) + "</td>"
-        + "".join(f'<td><audio controls preload="none" src="{uri}"></audio></td>' for _, uri in signals) + "</tr>"
-        for label, signals in rows)
+        "<tr><td>"
+        + html.escape(label)
+        + "</td>"
+        + "".join(f'<td><audio controls preload="none" src="{uri}"></audio></td>' for _, uri in signals)
+        + "</tr>"
+        for label, signals in rows
+    )
     return f'<h3>Audio examples</h3><table class="audio"><tr>{head}</tr>{body}</table>'
 
 
 def _section(section: Section) -> str:
-    figures = "".join(f"<h3>{html.escape(caption)}</h3><img alt=\"{html.escape(caption)}\" src=\"{png_uri(path)}\">"
-                      for caption, path in section.figures)
-    return (f"<section><h2>{html.escape(section.title)}</h2>"
-            + '<div class="scroll">' + section.table.to_html(index=False, escape=True, classes="results", border=0) + "</div>"
-            + f"<p>{html.escape(section.note)}</p>" + _provenance(section.provenance)
-            + figures + _audio_table(section.audio) + "</section>")
+    figures = "".join(
+        f'<h3>{html.escape(caption)}</h3><img alt="{html.escape(caption)}" src="{png_uri(path)}">'
+        for caption, path in section.figures
+    )
+    return (
+        f"<section><h2>{html.escape(section.title)}</h2>"
+        + '<div class="scroll">'
+        + section.table.to_html(index=False, escape=True, classes="results", border=0)
+        + "</div>"
+        + f"<p>{html.escape(section.note)}</p>"
+        + _provenance(section.provenance)
+        + figures
+        + _audio_table(section.audio)
+        + "</section>"
+    )
 
 
 def render_page(sections: list[Section], run: dict[str, str], extra_figures: list[tuple[str, Path]]) -> str:
     """The whole page: run facts, a section per test set, then figures across test sets."""
     header = " · ".join(f"{html.escape(k)}: {html.escape(v)}" for k, v in run.items())
-    figures = "".join(f"<h2>{html.escape(caption)}</h2><img alt=\"{html.escape(caption)}\" src=\"{png_uri(p)}\">"
-                      for caption, p in extra_figures)
-    return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>sepflow report</title>"
-            f"<style>{STYLE}</style></head><body><h1>sepflow report</h1><p>{header}</p>"
-            + "".join(_section(s) for s in sections) + figures + "</body></html>")
+    figures = "".join(
+        f'<h2>{html.escape(caption)}</h2><img alt="{html.escape(caption)}" src="{png_uri(p)}">'
+        for caption, p in extra_figures
+    )
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>sepflow report</title>'
+        f"<style>{STYLE}</style></head><body><h1>sepflow report</h1><p>{header}</p>"
+        + "".join(_section(s) for s in sections)
+        + figures
+        + "</body></html>"
+    )

@@ -24,7 +24,9 @@ from sepflow.files import write_atomic
 from sepflow.report.tables import LABELS
 
 
-def _draw_metric(ax, frames: dict[tuple[str, str], pd.DataFrame], metric: str, experiments: list[str], testsets: list[str]) -> None:
+def _draw_metric(
+    ax, frames: dict[tuple[str, str], pd.DataFrame], metric: str, experiments: list[str], testsets: list[str]
+) -> None:
     """Boxes grouped by test set, one colour per experiment; failed (NaN) items are counted in the title."""
     colours = matplotlib.colormaps["tab10"]
     width = 0.8 / len(experiments)
@@ -40,8 +42,13 @@ def _draw_metric(ax, frames: dict[tuple[str, str], pd.DataFrame], metric: str, e
                 continue
             position = t + (e - (len(experiments) - 1) / 2) * width
             boxes = ax.boxplot(
-                values, positions=[position], widths=0.85 * width, patch_artist=True, manage_ticks=False,
-                medianprops={"color": "black"}, flierprops={"markersize": 3},
+                values,
+                positions=[position],
+                widths=0.85 * width,
+                patch_artist=True,
+                manage_ticks=False,
+                medianprops={"color": "black"},
+                flierprops={"markersize": 3},
             )
             boxes["boxes"][0].set_facecolor(colours(e % colours.N))
     label = LABELS.get(metric, metric)
@@ -68,7 +75,9 @@ def plot_metrics(
     experiments = list(dict.fromkeys(experiment for experiment, _ in frames))
     testsets = list(dict.fromkeys(testset for _, testset in frames))
 
-    fig = Figure(figsize=(max(6.0, 1.0 + 0.9 * len(experiments) * len(testsets)), 0.8 + 3.0 * len(metrics)), layout="constrained")
+    fig = Figure(
+        figsize=(max(6.0, 1.0 + 0.9 * len(experiments) * len(testsets)), 0.8 + 3.0 * len(metrics)), layout="constrained"
+    )
     FigureCanvasAgg(fig)
     axes = fig.subplots(len(metrics), 1, sharex=True, squeeze=False)[:, 0]
     for ax, metric in zip(axes, metrics):
@@ -103,7 +112,9 @@ def plot_bars(summary: pd.DataFrame, metrics: Sequence[str], path: str | os.Path
     sources = list(dict.fromkeys(summary["source"])) if "source" in summary else [None]
     colours = matplotlib.colormaps["tab10"]
     width = 0.8 / len(experiments)
-    fig = _figure(max(5.0, 1.5 + 0.5 * len(experiments) * len(sources)) * min(len(metrics), 3), 3.2 * -(-len(metrics) // 3))
+    fig = _figure(
+        max(5.0, 1.5 + 0.5 * len(experiments) * len(sources)) * min(len(metrics), 3), 3.2 * -(-len(metrics) // 3)
+    )
     axes = fig.subplots(-(-len(metrics) // 3), min(len(metrics), 3), squeeze=False).ravel()
     for ax, metric in zip(axes, metrics):
         for e, experiment in enumerate(experiments):
@@ -113,12 +124,19 @@ def plot_bars(summary: pd.DataFrame, metrics: Sequence[str], path: str | os.Path
                 if row.empty:
                     continue
                 mean, ci = row[f"{metric}_mean"].iloc[0], row[f"{metric}_ci95"].iloc[0]
-                ax.bar(s + (e - (len(experiments) - 1) / 2) * width, mean, width * 0.9, yerr=None if pd.isna(ci) else ci,
-                       capsize=3, color=colours(e % colours.N), label=experiment if s == 0 else None)
+                ax.bar(
+                    s + (e - (len(experiments) - 1) / 2) * width,
+                    mean,
+                    width * 0.9,
+                    yerr=None if pd.isna(ci) else ci,
+                    capsize=3,
+                    color=colours(e % colours.N),
+                    label=experiment if s == 0 else None,
+                )
         ax.set_title(LABELS.get(metric, metric), fontsize="medium")
         ax.set_xticks(range(len(sources)), [s or "" for s in sources])
         ax.grid(axis="y", alpha=0.3)
-    for ax in axes[len(metrics):]:
+    for ax in axes[len(metrics) :]:
         ax.set_visible(False)
     handles = [Patch(facecolor=colours(e % colours.N), label=name) for e, name in enumerate(experiments)]
     fig.legend(handles=handles, loc="outside upper center", ncols=min(len(experiments), 6), frameon=False)
@@ -129,7 +147,7 @@ def plot_distributions(frames: dict[str, pd.DataFrame], metrics: Sequence[str], 
     """Per-item distributions of one test set: a box per experiment (per source for music)."""
     keyed = {}
     for experiment, frame in frames.items():
-        for source, part in (frame.groupby("source", sort=False) if "source" in frame else [("", frame)]):
+        for source, part in frame.groupby("source", sort=False) if "source" in frame else [("", frame)]:
             keyed[(experiment, source)] = part
     return plot_metrics(keyed, path, metrics)
 
@@ -142,7 +160,14 @@ def plot_training(histories: dict[str, pd.DataFrame], path: str | os.PathLike) -
     for e, (experiment, history) in enumerate(histories.items()):
         colour = colours(e % colours.N)
         loss_ax.plot(history["step"], history["train_loss"], color=colour, marker=".", label=f"{experiment} train")
-        loss_ax.plot(history["step"], history["valid_loss"], color=colour, linestyle="--", marker=".", label=f"{experiment} valid")
+        loss_ax.plot(
+            history["step"],
+            history["valid_loss"],
+            color=colour,
+            linestyle="--",
+            marker=".",
+            label=f"{experiment} valid",
+        )
         snr_ax.plot(history["step"], history["valid_si_snr"], color=colour, marker=".", label=experiment)
     loss_ax.set(xlabel="step", ylabel="loss", title="loss (solid: training, dashed: validation)")
     snr_ax.set(xlabel="step", ylabel="dB", title="validation SI-SNR")
@@ -157,7 +182,9 @@ def _spectrogram_db(audio: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np
     return freqs, times, 10 * np.log10(power + 1e-12)
 
 
-def plot_spectrograms(rows: list[tuple[str, list[tuple[str, np.ndarray]]]], sample_rate: int, path: str | os.PathLike) -> Path:
+def plot_spectrograms(
+    rows: list[tuple[str, list[tuple[str, np.ndarray]]]], sample_rate: int, path: str | os.PathLike
+) -> Path:
     """A grid of spectrograms: one row per (item, source) label, one column per signal
     (mixture, reference, each experiment's estimate); 80 dB range below each row's peak."""
     columns = len(rows[0][1])

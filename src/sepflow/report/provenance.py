@@ -12,9 +12,9 @@ import sepflow
 
 AGGREGATION = {
     "speech": "per item, then mean over items with the half-width of the Student-t 95% confidence interval; "
-              "NaN items left out of the mean and counted as failed; multi-channel items averaged over channels",
+    "NaN items left out of the mean and counted as failed; multi-channel items averaged over channels",
     "music": "per track and source: BSSEval v4 median over 1 s frames; per source: median over tracks (SiSEC); "
-             "SI-SDR over the whole stem, all channels together",
+    "SI-SDR over the whole stem, all channels together",
 }
 
 
@@ -27,8 +27,10 @@ def _package(name: str) -> str:
 
 def music_provenance() -> dict[str, str]:
     """The music metrics' packages (read from the installed distributions, not imported)."""
-    return {"bss_eval": f"{_package('museval')}: BSSEval v4 (SDR, SIR, SAR, ISR), 1 s windows and hops",
-            "si_sdr": "SI-SDR in dB (zero-mean), estimate and mixture against the reference"}
+    return {
+        "bss_eval": f"{_package('museval')}: BSSEval v4 (SDR, SIR, SAR, ISR), 1 s windows and hops",
+        "si_sdr": "SI-SDR in dB (zero-mean), estimate and mixture against the reference",
+    }
 
 
 def git_commit(where: str | Path | None = None) -> str:
@@ -37,8 +39,9 @@ def git_commit(where: str | Path | None = None) -> str:
     where = Path(where or Path(sepflow.__file__).parent)
 
     def run(*args: str) -> str:
-        return subprocess.run(["git", "-C", str(where), *args], capture_output=True, text=True,
-                              timeout=30, check=True).stdout.strip()
+        return subprocess.run(
+            ["git", "-C", str(where), *args], capture_output=True, text=True, timeout=30, check=True
+        ).stdout.strip()
 
     try:
         commit = run("rev-parse", "HEAD")

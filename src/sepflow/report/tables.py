@@ -79,8 +79,12 @@ def summarize(frames: dict[tuple[str, str], pd.DataFrame]) -> pd.DataFrame:
     rows = []
     for (experiment, testset), frame in frames.items():
         for source, part in _by_source(frame):
-            row = {"experiment": experiment, "testset": testset, **({"source": source} if source else {}),
-                   "n": len(part)}
+            row = {
+                "experiment": experiment,
+                "testset": testset,
+                **({"source": source} if source else {}),
+                "n": len(part),
+            }
             for metric in _metric_columns(part):
                 values = part[metric]
                 row[f"{metric}_mean"] = values.mean()
@@ -131,8 +135,9 @@ def readable_table(summary: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     """The rounded table of one test set and its note: one column per metric showing
     mean ± 95% CI and any failures, or for music (one row per source) the median over
     tracks, as SiSEC reports; then the models' parameters and real-time factor if known."""
-    metrics = [c.removesuffix("_failed") for c in summary.columns
-               if c.endswith("_failed") and summary[c].notna().any()]  # those this test set has
+    metrics = [
+        c.removesuffix("_failed") for c in summary.columns if c.endswith("_failed") and summary[c].notna().any()
+    ]  # those this test set has
     per_source = "source" in summary and summary["source"].notna().any()
     cell = _median_cell if per_source else _cell
     models = [c for c in MODEL_COLUMNS if c in summary and summary[c].notna().any()]

@@ -26,9 +26,21 @@ CONSISTENCY_EPS = 1e-10  # the official re-analysis of the estimate: sqrt(re^2 +
 
 
 class MetricGANStep:
-    def __init__(self, model, loss_fn, recipe, accelerator, sample_rate, *, epoch_steps: int = 2893,
-                 lr_decay: float = 0.99, weights: dict | None = None, pesq_workers: int = 1,
-                 pcs_target: bool = False, discriminator_dim: int = 16):
+    def __init__(
+        self,
+        model,
+        loss_fn,
+        recipe,
+        accelerator,
+        sample_rate,
+        *,
+        epoch_steps: int = 2893,
+        lr_decay: float = 0.99,
+        weights: dict | None = None,
+        pesq_workers: int = 1,
+        pcs_target: bool = False,
+        discriminator_dim: int = 16,
+    ):
         """`loss_fn` is unused: the objective is SEMamba's, weighted by `weights`."""
         if epoch_steps < 1:
             raise ValueError(f"epoch_steps must be at least 1, got {epoch_steps}")
@@ -37,8 +49,12 @@ class MetricGANStep:
         self.pcs_target = pcs_target
         self.loss = SEMambaGeneratorLoss(weights)
         discriminator = MetricDiscriminator(discriminator_dim)
-        opt_g = torch.optim.AdamW(model.parameters(), lr=recipe.lr, betas=tuple(recipe.betas), weight_decay=recipe.weight_decay)
-        opt_d = torch.optim.AdamW(discriminator.parameters(), lr=recipe.lr, betas=tuple(recipe.betas), weight_decay=recipe.weight_decay)
+        opt_g = torch.optim.AdamW(
+            model.parameters(), lr=recipe.lr, betas=tuple(recipe.betas), weight_decay=recipe.weight_decay
+        )
+        opt_d = torch.optim.AdamW(
+            discriminator.parameters(), lr=recipe.lr, betas=tuple(recipe.betas), weight_decay=recipe.weight_decay
+        )
         self.discriminator, self.opt_g, self.opt_d = accelerator.prepare(discriminator, opt_g, opt_d)
         self.sched_g = torch.optim.lr_scheduler.ExponentialLR(opt_g, gamma=lr_decay)
         self.sched_d = torch.optim.lr_scheduler.ExponentialLR(opt_d, gamma=lr_decay)
@@ -83,7 +99,9 @@ class MetricGANStep:
         if not torch.isfinite(loss_g):
             raise FloatingPointError(f"SEMamba generator loss is {loss_g.item()} at step {self.steps}")
         self.accelerator.backward(loss_g)
-        average_gradients(generator, self.accelerator)  # DDP does not see this backward: the generator's methods ran unwrapped
+        average_gradients(
+            generator, self.accelerator
+        )  # DDP does not see this backward: the generator's methods ran unwrapped
         if self.recipe.clip_grad > 0:
             self.accelerator.clip_grad_norm_(self.model.parameters(), self.recipe.clip_grad)
         self.opt_g.step()
@@ -106,8 +124,10 @@ class MetricGANStep:
         return {
             "steps": self.steps,
             "discriminator": self.accelerator.unwrap_model(self.discriminator).state_dict(),
-            "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
-            "sched_g": self.sched_g.state_dict(), "sched_d": self.sched_d.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "sched_g": self.sched_g.state_dict(),
+            "sched_d": self.sched_d.state_dict(),
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -117,4 +137,3 @@ class MetricGANStep:
         self.opt_d.load_state_dict(state["opt_d"])
         self.sched_g.load_state_dict(state["sched_g"])
         self.sched_d.load_state_dict(state["sched_d"])
-

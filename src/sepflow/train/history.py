@@ -22,5 +22,7 @@ def write_history_csv(rows: list[dict], path: Path) -> None:
 
 def format_row(row: dict, total_steps: int) -> str:
     """One validation line of the progress log."""
-    return (f"step {row['step']:>6}/{total_steps}  train {row['train_loss']:.4f}  valid {row['valid_loss']:.4f}  "
-            f"valid SI-SNR {row['valid_si_snr']:6.2f} dB  lr {row['lr']:.2e}  {row['seconds']:7.1f}s")
+    return (
+        f"step {row['step']:>6}/{total_steps}  train {row['train_loss']:.4f}  valid {row['valid_loss']:.4f}  "
+        f"valid SI-SNR {row['valid_si_snr']:6.2f} dB  lr {row['lr']:.2e}  {row['seconds']:7.1f}s"
+    )

@@ -43,8 +43,9 @@ def train_job(job: dict, log: Callable[[str], None] = print) -> dict:
     recipe = Recipe.from_config(job["train"], f"{job['where']}.train")
     if recipe.processes == 1:
         data = experiment_data(job["data"], job["manifests"], recipe.segment, recipe.seed, f"{job['where']}.data")
-        return train(job["model"], job["args"] or {}, recipe, data, job["out_dir"], device=job["device"],
-                     name=job["name"])
+        return train(
+            job["model"], job["args"] or {}, recipe, data, job["out_dir"], device=job["device"], name=job["name"]
+        )
     return _launch(job, recipe.processes, log)
 
 
@@ -59,9 +60,23 @@ def launch_command(processes: int, program: list[str]) -> list[str]:
     """`accelerate launch` of N processes on this node, each running `program` (a script and
     its arguments, or "-m", a module and its arguments). Mixed precision is the
     Accelerator's (sepflow.device), not the launcher's."""
-    return [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(processes),
-            "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-            "--main_process_port", str(_free_port()), *program]
+    return [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--multi_gpu",
+        "--num_processes",
+        str(processes),
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "--main_process_port",
+        str(_free_port()),
+        *program,
+    ]
 
 
 def _launch(job: dict, processes: int, log: Callable[[str], None]) -> dict:
@@ -74,14 +89,20 @@ def _launch(job: dict, processes: int, log: Callable[[str], None]) -> dict:
         job_path = Path(tmp) / "job.json"
         job_path.write_text(json.dumps({**job, "threads": threads}))
         # Its own session: a Ctrl-C in the terminal reaches the ranks once, through us.
-        proc = subprocess.Popen(launch_command(processes, ["-m", "sepflow.train.launch", str(job_path)]), stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True)
+        proc = subprocess.Popen(
+            launch_command(processes, ["-m", "sepflow.train.launch", str(job_path)]),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+            start_new_session=True,
+        )
         while True:
             try:
                 for line in proc.stdout:  # EOF once every rank has exited, not only the launcher
                     line = line.rstrip("\n")
                     if line.startswith(ERROR_PREFIX):
-                        errors.append(line[len(ERROR_PREFIX):])
+                        errors.append(line[len(ERROR_PREFIX) :])
                     else:
                         log(line)
                 break
@@ -95,8 +116,9 @@ def _launch(job: dict, processes: int, log: Callable[[str], None]) -> dict:
     if errors:
         raise SepflowError(errors[0])
     if returncode:
-        raise RuntimeError(f"training on {processes} processes failed (exit code {returncode}); "
-                           "the ranks' output is above in the log")
+        raise RuntimeError(
+            f"training on {processes} processes failed (exit code {returncode}); the ranks' output is above in the log"
+        )
     return torch.load(out_dir / "best.pt", map_location="cpu", weights_only=True)
 
 

@@ -58,8 +58,12 @@ def score_items(model, loss_fn, dataset, items, device) -> list[tuple[float, flo
     for i in items:
         mixture, targets = (x[None].to(device) for x in dataset[i])
         estimate = as_sources(model(mixture), targets.shape[1]).float()
-        scores.append((loss_fn(flat_sources(estimate), flat_sources(targets)).item(),
-                       batch_si_snr(estimate.transpose(0, 1), targets.transpose(0, 1)).mean().item()))
+        scores.append(
+            (
+                loss_fn(flat_sources(estimate), flat_sources(targets)).item(),
+                batch_si_snr(estimate.transpose(0, 1), targets.transpose(0, 1)).mean().item(),
+            )
+        )
     return scores
 
 
@@ -80,7 +84,7 @@ def validate_shared(model, loss_fn, dataset, limit: int, accelerator) -> tuple[f
     per = -(-n // world)
     mine = score_items(model, loss_fn, dataset, range(rank, n, world), accelerator.device)
     padded = torch.full((per, 2), math.nan, dtype=torch.float64, device=accelerator.device)
-    padded[:len(mine)] = torch.tensor(mine, dtype=torch.float64).reshape(-1, 2)
+    padded[: len(mine)] = torch.tensor(mine, dtype=torch.float64).reshape(-1, 2)
     gathered = accelerator.gather(padded).reshape(world, per, 2).transpose(0, 1).reshape(-1, 2)[:n]
     return _means([tuple(row) for row in gathered.tolist()])
 
@@ -127,8 +131,10 @@ def train(
     accelerator = make_accelerator(device, recipe.mixed_precision)
     shared = accelerator.num_processes > 1
     if not accelerator.is_main_process:
+
         def log(line: str) -> None:  # rank 0 speaks for all
             pass
+
     fingerprint = recipe.fingerprint(model_name, model_args, data.fingerprint)
 
     torch.manual_seed(recipe.seed)
@@ -153,34 +159,59 @@ def train(
             for row in state["history"]:
                 log(f"{tag}   {format_row(row, recipe.steps)}")
         else:
-            log(f"{tag} {last_path} was trained on other data or with another model or recipe "
-                f"({saved.get('fingerprint')} != {fingerprint}); starting afresh.")
+            log(
+                f"{tag} {last_path} was trained on other data or with another model or recipe "
+                f"({saved.get('fingerprint')} != {fingerprint}); starting afresh."
+            )
 
     if state["step"] == 0:
-        log(f"{tag} {model_name}: {count_parameters(model) / 1e6:.3f} M parameters, {len(data.train)} training "
+        log(
+            f"{tag} {model_name}: {count_parameters(model) / 1e6:.3f} M parameters, {len(data.train)} training "
             f"items, sources {list(data.sources)}, device {accelerator.device}, "
-            f"mixed precision {accelerator.mixed_precision}")
+            f"mixed precision {accelerator.mixed_precision}"
+        )
     if shared:
-        log(f"{tag} {accelerator.num_processes} processes ({accelerator.distributed_type.value}), "
-            f"{recipe.batch_size // accelerator.num_processes} of each batch of {recipe.batch_size} per process")
+        log(
+            f"{tag} {accelerator.num_processes} processes ({accelerator.distributed_type.value}), "
+            f"{recipe.batch_size // accelerator.num_processes} of each batch of {recipe.batch_size} per process"
+        )
     if state["step"] and state["stale"] >= recipe.early_stop > 0:
         log(f"{tag} stopped early before; nothing to do.")
-    writer = SummaryWriter(str(out_dir / "tensorboard"), purge_step=state["step"] or None) if accelerator.is_main_process else None
-    sampler = StepBatches(len(data.train), recipe.batch_size, recipe.seed, state["step"],
-                          accelerator.process_index, accelerator.num_processes)
-    loader = DataLoader(data.train, batch_sampler=sampler, num_workers=recipe.num_workers,
-                        generator=torch.Generator().manual_seed(recipe.seed))
+    writer = (
+        SummaryWriter(str(out_dir / "tensorboard"), purge_step=state["step"] or None)
+        if accelerator.is_main_process
+        else None
+    )
+    sampler = StepBatches(
+        len(data.train),
+        recipe.batch_size,
+        recipe.seed,
+        state["step"],
+        accelerator.process_index,
+        accelerator.num_processes,
+    )
+    loader = DataLoader(
+        data.train,
+        batch_sampler=sampler,
+        num_workers=recipe.num_workers,
+        generator=torch.Generator().manual_seed(recipe.seed),
+    )
 
     def checkpoint_training():
         if not accelerator.is_main_process:
             return
-        atomic_save({
-            "fingerprint": fingerprint, "model_state": accelerator.unwrap_model(model).state_dict(),
-            "step_state": step_fn.state_dict(), "rng_cpu": torch.get_rng_state(),
-            "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-            "scaler": accelerator.scaler.state_dict() if accelerator.scaler is not None else None,
-            **state,
-        }, last_path)
+        atomic_save(
+            {
+                "fingerprint": fingerprint,
+                "model_state": accelerator.unwrap_model(model).state_dict(),
+                "step_state": step_fn.state_dict(),
+                "rng_cpu": torch.get_rng_state(),
+                "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+                "scaler": accelerator.scaler.state_dict() if accelerator.scaler is not None else None,
+                **state,
+            },
+            last_path,
+        )
 
     batches = iter(loader)
     started, start_step = time.monotonic(), state["step"]
@@ -195,8 +226,10 @@ def train(
                 terms, stop = average_over_ranks(accelerator, terms, stop_request.received)
             loss = terms["loss"]
             if not math.isfinite(loss):
-                raise SepflowError(f"{tag} the loss became {loss} at step {state['step'] + 1}; "
-                                   "lower train.lr or raise train.clip_grad in the config.")
+                raise SepflowError(
+                    f"{tag} the loss became {loss} at step {state['step'] + 1}; "
+                    "lower train.lr or raise train.clip_grad in the config."
+                )
             state["step"] += 1
             state["running"].append(loss)
             step = state["step"]
@@ -204,19 +237,30 @@ def train(
             if step % recipe.log_every == 0:
                 rate = (step - start_step) / max(elapsed, 1e-9)
                 others = "".join(f"  {k} {v:.4f}" for k, v in terms.items() if k != "loss")
-                log(f"{tag} step {step:>6}/{recipe.steps} ({100 * step / recipe.steps:5.1f}%)  loss {loss:.4f}{others}  "
-                    f"lr {step_fn.lr:.2e}  {rate:5.2f} step/s  eta {_format_eta((recipe.steps - step) / max(rate, 1e-9))}")
+                log(
+                    f"{tag} step {step:>6}/{recipe.steps} ({100 * step / recipe.steps:5.1f}%)  loss {loss:.4f}{others}  "
+                    f"lr {step_fn.lr:.2e}  {rate:5.2f} step/s  eta {_format_eta((recipe.steps - step) / max(rate, 1e-9))}"
+                )
             if step % recipe.valid_every == 0 or step == recipe.steps:
                 if shared:
-                    valid_loss, valid_si_snr = validate_shared(eval_model, loss_fn, data.valid, recipe.valid_items, accelerator)
+                    valid_loss, valid_si_snr = validate_shared(
+                        eval_model, loss_fn, data.valid, recipe.valid_items, accelerator
+                    )
                 else:
-                    valid_loss, valid_si_snr = validate(model, loss_fn, data.valid, recipe.valid_items, accelerator.device)
+                    valid_loss, valid_si_snr = validate(
+                        model, loss_fn, data.valid, recipe.valid_items, accelerator.device
+                    )
                 if not math.isfinite(valid_loss):
                     raise SepflowError(f"{tag} the validation loss is {valid_loss} at step {step}; lower train.lr.")
                 step_fn.end_validation(valid_loss)
-                row = {"step": step, "train_loss": sum(state["running"]) / len(state["running"]), "valid_loss": valid_loss,
-                       "valid_si_snr": valid_si_snr, "lr": step_fn.lr,
-                       "seconds": state["seconds"] + time.monotonic() - started}
+                row = {
+                    "step": step,
+                    "train_loss": sum(state["running"]) / len(state["running"]),
+                    "valid_loss": valid_loss,
+                    "valid_si_snr": valid_si_snr,
+                    "lr": step_fn.lr,
+                    "seconds": state["seconds"] + time.monotonic() - started,
+                }
                 state["running"] = []
                 state["history"].append(row)
                 if valid_loss < state["best_loss"]:

@@ -14,23 +14,23 @@ from sepflow.errors import SepflowError
 class Recipe:
     steps: int = 1000
     batch_size: int = 8
-    segment: float = 2.0          # seconds per training crop
+    segment: float = 2.0  # seconds per training crop
     lr: float = 3e-4
-    optimizer: str = "adam"       # adam | adamw
+    optimizer: str = "adam"  # adam | adamw
     betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = 0.0
     loss: dict = field(default_factory=lambda: {"name": "l1"})
-    clip_grad: float = 5.0        # max gradient norm; 0 disables clipping
-    valid_every: int = 100        # steps between validations (and checkpoints)
-    valid_items: int = 0          # 0: the whole validation split
-    lr_factor: float = 0.5        # ReduceLROnPlateau on the validation loss
-    lr_patience: int = 2          # validations without improvement before the LR drops
-    early_stop: int = 0           # validations without improvement before stopping; 0 never
+    clip_grad: float = 5.0  # max gradient norm; 0 disables clipping
+    valid_every: int = 100  # steps between validations (and checkpoints)
+    valid_items: int = 0  # 0: the whole validation split
+    lr_factor: float = 0.5  # ReduceLROnPlateau on the validation loss
+    lr_patience: int = 2  # validations without improvement before the LR drops
+    early_stop: int = 0  # validations without improvement before stopping; 0 never
     mixed_precision: bool = True  # fp16 autocast, on CUDA only
     num_workers: int = 0
     log_every: int = 20
     seed: int = 0
-    processes: int = 1            # training processes (GPUs of one node); batch_size stays the global batch
+    processes: int = 1  # training processes (GPUs of one node); batch_size stays the global batch
     step: dict = field(default_factory=lambda: {"name": "supervised"})  # sepflow.train.steps.STEPS
 
     @classmethod
@@ -48,8 +48,10 @@ class Recipe:
             if getattr(recipe, key) < 1:
                 raise SepflowError(f"{where}.{key} must be at least 1, got {getattr(recipe, key)}")
         if recipe.batch_size % recipe.processes:
-            raise SepflowError(f"{where}.batch_size {recipe.batch_size} is the global batch and must divide "
-                               f"evenly among {where}.processes = {recipe.processes}")
+            raise SepflowError(
+                f"{where}.batch_size {recipe.batch_size} is the global batch and must divide "
+                f"evenly among {where}.processes = {recipe.processes}"
+            )
         if recipe.segment <= 0 or recipe.lr <= 0:
             raise SepflowError(f"{where}: segment and lr must be positive")
         if "name" not in recipe.loss:
@@ -64,7 +66,12 @@ class Recipe:
         the logging/early-stop knobs and the number of processes, which may change between
         runs (the global batch and its items do not depend on the processes, and results
         agree within float tolerance: tests/unit/test_distributed.py)."""
-        keep = {k: v for k, v in dataclasses.asdict(self).items()
-                if k not in ("steps", "early_stop", "log_every", "num_workers", "processes")}
-        blob = json.dumps({"model": model, "args": model_args, "recipe": keep, "data": data}, sort_keys=True, default=list)
+        keep = {
+            k: v
+            for k, v in dataclasses.asdict(self).items()
+            if k not in ("steps", "early_stop", "log_every", "num_workers", "processes")
+        }
+        blob = json.dumps(
+            {"model": model, "args": model_args, "recipe": keep, "data": data}, sort_keys=True, default=list
+        )
         return hashlib.sha256(blob.encode()).hexdigest()[:16]

@@ -38,11 +38,13 @@ class SupervisedStep:
 
     def __init__(self, model, loss_fn, recipe, accelerator, sample_rate: int):
         self.model, self.loss_fn, self.recipe, self.accelerator = model, loss_fn, recipe, accelerator
-        optimizer = OPTIMIZERS[recipe.optimizer](model.parameters(), lr=recipe.lr, betas=recipe.betas,
-                                                 weight_decay=recipe.weight_decay)
+        optimizer = OPTIMIZERS[recipe.optimizer](
+            model.parameters(), lr=recipe.lr, betas=recipe.betas, weight_decay=recipe.weight_decay
+        )
         self.optimizer = accelerator.prepare(optimizer)
         self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-            self.optimizer.optimizer, factor=recipe.lr_factor, patience=recipe.lr_patience)
+            self.optimizer.optimizer, factor=recipe.lr_factor, patience=recipe.lr_patience
+        )
 
     def __call__(self, mixture: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
         self.model.train()

@@ -16,34 +16,47 @@ from sepflow.errors import SepflowError
 
 @dataclass(frozen=True)
 class TrainingData:
-    train: Dataset      # indexed by (item, crop seed) keys from StepBatches
-    valid: Dataset      # whole items, indexed by int
+    train: Dataset  # indexed by (item, crop seed) keys from StepBatches
+    valid: Dataset  # whole items, indexed by int
     sources: tuple[str, ...]
     channels: int
     sample_rate: int
     task: str
-    fingerprint: str    # changes whenever any file trained or validated on changes
+    fingerprint: str  # changes whenever any file trained or validated on changes
 
 
 def training_data(train: Manifest, valid: Manifest, segment_seconds: float, seed: int) -> TrainingData:
     """Random crops of `train` and whole items of `valid` (paired or stems manifests)."""
     for manifest in (train, valid):
         if manifest.kind == "pool":
-            raise SepflowError(f"{manifest.dataset}/{manifest.split} is a pool for on-the-fly mixing; "
-                               "train on a paired or stems split.")
+            raise SepflowError(
+                f"{manifest.dataset}/{manifest.split} is a pool for on-the-fly mixing; "
+                "train on a paired or stems split."
+            )
     if (train.sources, train.sample_rate) != (valid.sources, valid.sample_rate):
-        raise SepflowError(f"{train.dataset}/{train.split} and {valid.dataset}/{valid.split} differ in sources or "
-                           f"sample rate ({train.sources} at {train.sample_rate} Hz vs {valid.sources} at "
-                           f"{valid.sample_rate} Hz); train and validate on splits of one kind.")
+        raise SepflowError(
+            f"{train.dataset}/{train.split} and {valid.dataset}/{valid.split} differ in sources or "
+            f"sample rate ({train.sources} at {train.sample_rate} Hz vs {valid.sources} at "
+            f"{valid.sample_rate} Hz); train and validate on splits of one kind."
+        )
     segments = FileSegments(train, round(segment_seconds * train.sample_rate), seed)
-    return TrainingData(segments, FileItems(valid), train.sources, segments.channels, train.sample_rate, train.task,
-                        f"{train.content_hash}-{valid.content_hash}")
+    return TrainingData(
+        segments,
+        FileItems(valid),
+        train.sources,
+        segments.channels,
+        train.sample_rate,
+        train.task,
+        f"{train.content_hash}-{valid.content_hash}",
+    )
 
 
-def experiment_data(data: dict, manifests_dir: str | Path, segment_seconds: float, seed: int,
-                    where: str = "data") -> TrainingData:
+def experiment_data(
+    data: dict, manifests_dir: str | Path, segment_seconds: float, seed: int, where: str = "data"
+) -> TrainingData:
     """The TrainingData of an experiment's `data:` section: a train and a valid split of one
     dataset, or pools mixed on the fly (`mixing:`), with manifests read from `manifests_dir`."""
+
     def manifest(name: str) -> Manifest:
         return read_manifest(Path(manifests_dir) / f"{name}.json")
 
@@ -51,5 +64,9 @@ def experiment_data(data: dict, manifests_dir: str | Path, segment_seconds: floa
         from sepflow.data.datasets.mixing import mixing_from_config  # it builds a TrainingData: import here
 
         return mixing_from_config(data["mixing"], f"{where}.mixing", manifest, segment_seconds, seed)
-    return training_data(manifest(f"{data['dataset']}/{data['train']}"), manifest(f"{data['dataset']}/{data['valid']}"),
-                         segment_seconds, seed)
+    return training_data(
+        manifest(f"{data['dataset']}/{data['train']}"),
+        manifest(f"{data['dataset']}/{data['valid']}"),
+        segment_seconds,
+        seed,
+    )

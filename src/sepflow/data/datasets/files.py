@@ -18,8 +18,9 @@ class _ManifestFiles(Dataset):
     def __init__(self, manifest: Manifest):
         self.sources = manifest.sources
         self.sample_rate, self.task = manifest.sample_rate, manifest.task
-        self.files = [(manifest.mixture_path(it), list(manifest.target_paths(it).values()), it["length"])
-                      for it in manifest.items]
+        self.files = [
+            (manifest.mixture_path(it), list(manifest.target_paths(it).values()), it["length"]) for it in manifest.items
+        ]
         self.channels = audio_info(self.files[0][0]).channels
 
     def __len__(self) -> int:
@@ -47,8 +48,10 @@ class FileSegments(_ManifestFiles):
         if length > self.segment:
             start = int(np.random.default_rng([self.seed, crop_seed]).integers(0, length - self.segment + 1))
         stop = min(start + self.segment, length)
-        mixture, *targets = (np.pad(x, ((0, 0), (0, self.segment - x.shape[1])))
-                             for x in self._read([mixture_path, *target_paths], start, stop))
+        mixture, *targets = (
+            np.pad(x, ((0, 0), (0, self.segment - x.shape[1])))
+            for x in self._read([mixture_path, *target_paths], start, stop)
+        )
         return torch.from_numpy(mixture), torch.from_numpy(np.stack(targets))
 
 

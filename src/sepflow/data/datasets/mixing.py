@@ -59,8 +59,14 @@ def _read(path: Path, start: int = 0, stop: int | None = None) -> np.ndarray:
 class SignalSampler:
     """Random crops of `crop` samples (mono, the first channel) from a pool of files."""
 
-    def __init__(self, files: Sequence[tuple[Path, int]], crop: int, min_rms_db: float = -60.0,
-                 max_tries: int = 20, name: str = "pool"):
+    def __init__(
+        self,
+        files: Sequence[tuple[Path, int]],
+        crop: int,
+        min_rms_db: float = -60.0,
+        max_tries: int = 20,
+        name: str = "pool",
+    ):
         if not files:
             raise SepflowError(f"the {name} pool is empty; check its manifest.")
         self.files, self.crop, self.min_rms_db = list(files), int(crop), min_rms_db
@@ -159,11 +165,21 @@ class Mixture:
 class RandomMixtureSampler:
     """Draws (mixture, target) pairs; every random choice comes from the generator passed in."""
 
-    def __init__(self, speech: SignalSampler, noise: SignalSampler, rirs: RirSampler | None = None,
-                 sample_rate: int = 16000, p_speech_rir: float = 0.5, p_noise_rir: float = 0.5,
-                 dereverb: bool = True, target_db: float = -20.0,
-                 snr_range: tuple[float, float] = (0.0, 20.0), gain_range: tuple[float, float] = (-6.0, 6.0),
-                 keep_ms: float = 20.0, decay_s: float = 0.3):
+    def __init__(
+        self,
+        speech: SignalSampler,
+        noise: SignalSampler,
+        rirs: RirSampler | None = None,
+        sample_rate: int = 16000,
+        p_speech_rir: float = 0.5,
+        p_noise_rir: float = 0.5,
+        dereverb: bool = True,
+        target_db: float = -20.0,
+        snr_range: tuple[float, float] = (0.0, 20.0),
+        gain_range: tuple[float, float] = (-6.0, 6.0),
+        keep_ms: float = 20.0,
+        decay_s: float = 0.3,
+    ):
         if rirs is None and (p_speech_rir > 0 or p_noise_rir > 0):
             raise SepflowError("reverberation is asked for (p_speech_rir or p_noise_rir > 0) but no RIR pool is given.")
         if speech.crop != noise.crop:
@@ -194,25 +210,51 @@ class RandomMixtureSampler:
         target, reverberant = _gain(target, level), _gain(reverberant, level)
         noise = _gain(noise, self.target_db - snr - _level_db(noise))
         mixture = _gain(reverberant + noise, gain)
-        return Mixture(mixture.astype(np.float32), _gain(target, gain).astype(np.float32),
-                       float(snr), float(gain), bool(speech_rir), bool(noise_rir))
+        return Mixture(
+            mixture.astype(np.float32),
+            _gain(target, gain).astype(np.float32),
+            float(snr),
+            float(gain),
+            bool(speech_rir),
+            bool(noise_rir),
+        )
 
 
-MIXING_KEYS = {"speech", "noise", "rirs", "p_speech_rir", "p_noise_rir", "dereverb", "target_db", "snr_range",
-               "gain_range", "rir_seconds", "min_rms_db", "valid_size"}
+MIXING_KEYS = {
+    "speech",
+    "noise",
+    "rirs",
+    "p_speech_rir",
+    "p_noise_rir",
+    "dereverb",
+    "target_db",
+    "snr_range",
+    "gain_range",
+    "rir_seconds",
+    "min_rms_db",
+    "valid_size",
+}
 
 
 def _files(manifests: list[Manifest], sr: int) -> list[tuple[Path, int]]:
     for m in manifests:
         if m.sample_rate != sr:
-            raise SepflowError(f"pool {m.dataset}/{m.split} is {m.sample_rate} Hz, not {sr} Hz; "
-                               "prepare every pool of a mixing experiment at one rate.")
+            raise SepflowError(
+                f"pool {m.dataset}/{m.split} is {m.sample_rate} Hz, not {sr} Hz; "
+                "prepare every pool of a mixing experiment at one rate."
+            )
     return [f for m in manifests for f in pool_files(m)]
 
 
-def mixer_from_manifests(speech: list[Manifest], noise: list[Manifest], rirs: list[Manifest],
-                         segment_samples: int, min_rms_db: float = -60.0, rir_seconds: float | None = None,
-                         **options) -> RandomMixtureSampler:
+def mixer_from_manifests(
+    speech: list[Manifest],
+    noise: list[Manifest],
+    rirs: list[Manifest],
+    segment_samples: int,
+    min_rms_db: float = -60.0,
+    rir_seconds: float | None = None,
+    **options,
+) -> RandomMixtureSampler:
     """A RandomMixtureSampler over pool manifests (several per role are pooled together);
     options are RandomMixtureSampler's."""
     sr = speech[0].sample_rate
@@ -222,7 +264,10 @@ def mixer_from_manifests(speech: list[Manifest], noise: list[Manifest], rirs: li
     return RandomMixtureSampler(
         SignalSampler(_files(speech, sr), segment_samples, min_rms_db, name="speech"),
         SignalSampler(_files(noise, sr), segment_samples, min_rms_db, name="noise"),
-        rir_sampler, sr, **options)
+        rir_sampler,
+        sr,
+        **options,
+    )
 
 
 class MixingSegments(Dataset):
@@ -269,8 +314,9 @@ class MixingValidation(Dataset):
         return torch.from_numpy(draw.mixture[None]), torch.from_numpy(draw.target[None, None])
 
 
-def mixing_from_config(cfg: dict, where: str, manifest: Callable[[str], Manifest], segment_seconds: float,
-                       seed: int) -> TrainingData:
+def mixing_from_config(
+    cfg: dict, where: str, manifest: Callable[[str], Manifest], segment_seconds: float, seed: int
+) -> TrainingData:
     """The training data of an experiment's `data.mixing` mapping, in the core's TrainingData.
 
     `speech`, `noise` and `rirs` name pools as "dataset/split" (or lists of them);
@@ -289,8 +335,11 @@ def mixing_from_config(cfg: dict, where: str, manifest: Callable[[str], Manifest
         if role != "rirs" and not names:
             raise SepflowError(f"{where}.{role} is missing: name a pool as dataset/split")
         pools[role] = [manifest(n) for n in names]
-    options = {k: (tuple(v) if isinstance(v, list) else v) for k, v in cfg.items()
-               if k not in ("speech", "noise", "rirs", "valid_size")}
+    options = {
+        k: (tuple(v) if isinstance(v, list) else v)
+        for k, v in cfg.items()
+        if k not in ("speech", "noise", "rirs", "valid_size")
+    }
     if not pools["rirs"]:
         options.setdefault("p_speech_rir", 0.0)
         options.setdefault("p_noise_rir", 0.0)
@@ -298,5 +347,12 @@ def mixing_from_config(cfg: dict, where: str, manifest: Callable[[str], Manifest
     mixer = mixer_from_manifests(pools["speech"], pools["noise"], pools["rirs"], round(segment_seconds * sr), **options)
     hashes = [m.content_hash for role in ("speech", "noise", "rirs") for m in pools[role]]
     settings = hashlib.blake2b(json.dumps(cfg, sort_keys=True).encode(), digest_size=8).hexdigest()
-    return TrainingData(MixingSegments(mixer, seed), MixingValidation(mixer, seed, int(cfg.get("valid_size", 200))),
-                        MixingSegments.sources, 1, sr, "speech", "-".join([*hashes, settings]))
+    return TrainingData(
+        MixingSegments(mixer, seed),
+        MixingValidation(mixer, seed, int(cfg.get("valid_size", 200))),
+        MixingSegments.sources,
+        1,
+        sr,
+        "speech",
+        "-".join([*hashes, settings]),
+    )

@@ -119,7 +119,9 @@ def _pair_task(split: str, index: int) -> dict:
     if plan.random() < s.reverb_fraction:
         rooms = _job.rooms[split]
         room = rooms[int(plan.integers(len(rooms)))]
-    clean, text = make_utterance(task_rng(s.seed, "pair", split, index, "speech"), speaker, s.sample_rate, s.utterance_seconds)
+    clean, text = make_utterance(
+        task_rng(s.seed, "pair", split, index, "speech"), speaker, s.sample_rate, s.utterance_seconds
+    )
     noise_rng = task_rng(s.seed, "pair", split, index, "noise")
     noise = make_noise(kind, noise_rng, clean.size, s.sample_rate, talkers=[p for p in panel if p != speaker])
     speech = clean
@@ -148,7 +150,9 @@ def _dns_clean_task(index: int) -> float:
     rng = task_rng(s.seed, "dns-clean", index)
     speaker = panel[int(rng.integers(len(panel)))]
     audio, _ = make_utterance(rng, speaker, s.sample_rate, s.utterance_seconds)
-    write_audio(_job.staging / "dns" / "clean" / f"{_job.speaker_ids[speaker]}_fileid_{index}.wav", audio, s.sample_rate)
+    write_audio(
+        _job.staging / "dns" / "clean" / f"{_job.speaker_ids[speaker]}_fileid_{index}.wav", audio, s.sample_rate
+    )
     return audio.size / s.sample_rate
 
 
@@ -219,7 +223,12 @@ def _build(settings: DemoSettings, staging: Path, workers: int) -> dict:
     clean_seconds = [seconds for (task, _), seconds in zip(calls, results) if task is _dns_clean_task]
     noise_seconds = [seconds for (task, _), seconds in zip(calls, results) if task is _dns_noise_task]
     for k, response in enumerate(rooms.get("dns", [])):
-        write_audio(staging / "dns" / "impulse_responses" / f"rir_fileid_{k}.wav", response.rir, settings.sample_rate, subtype="PCM_24")
+        write_audio(
+            staging / "dns" / "impulse_responses" / f"rir_fileid_{k}.wav",
+            response.rir,
+            settings.sample_rate,
+            subtype="PCM_24",
+        )
     summary["dns"] = {
         "clean": {"files": len(clean_seconds), "seconds": round(sum(clean_seconds), 3)},
         "noise": {"files": len(noise_seconds), "seconds": round(sum(noise_seconds), 3)},
@@ -257,8 +266,16 @@ def synthesize_demo(
     Raises SepflowError naming the key on a bad value.
     """
     settings = validate_settings(
-        sizes, sample_rate, seed, snr_range, reverb_fraction, utterance_seconds,
-        pool_sizes, noise_types, rt60_range, rooms_per_split,
+        sizes,
+        sample_rate,
+        seed,
+        snr_range,
+        reverb_fraction,
+        utterance_seconds,
+        pool_sizes,
+        noise_types,
+        rt60_range,
+        rooms_per_split,
     )
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise SepflowError(f"demo config: workers must be a whole number >= 1, got {workers!r}.")

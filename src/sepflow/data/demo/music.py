@@ -68,7 +68,9 @@ def _drums(rng, n, sr, step) -> tuple[np.ndarray, np.ndarray]:
         if i % 16 in (4, 12):
             _add(centre, i * step, 0.8 * snare)
         if i % 2 == 0 or rng.random() < 0.3:
-            hit = signal.sosfilt(hat_sos, rng.standard_normal(int(0.04 * sr))) * np.exp(-np.arange(int(0.04 * sr)) / (0.01 * sr))
+            hit = signal.sosfilt(hat_sos, rng.standard_normal(int(0.04 * sr))) * np.exp(
+                -np.arange(int(0.04 * sr)) / (0.01 * sr)
+            )
             _add(hats, i * step, rng.uniform(0.2, 0.4) * hit)
     return centre, hats
 
@@ -96,7 +98,9 @@ def _chords(rng, n, sr, step, roots) -> np.ndarray:
 def _vocals(rng, n, sr, step, speaker: Speaker) -> np.ndarray:
     out = np.zeros(n)
     for bar_start in range(0, n, 32 * step):  # a phrase every other bar
-        phrase = synthesize_speech(make_sentence(rng, int(rng.integers(3, 7))), speaker, sr, seed=int(rng.integers(2**31)))
+        phrase = synthesize_speech(
+            make_sentence(rng, int(rng.integers(3, 7))), speaker, sr, seed=int(rng.integers(2**31))
+        )
         _add(out, bar_start, phrase[: 32 * step])
     return out
 
@@ -128,8 +132,14 @@ def _track(rng: np.random.Generator, seconds: float, speakers: list[Speaker]) ->
     return {**dict(zip(STEMS, scaled)), "mixture": mixture}
 
 
-def synthesize_music(out_dir: str | os.PathLike, n_train: int = 8, n_test: int = 3, seed: int = 0, seconds: float = 10.0,
-                     n_valid: int = 0) -> dict:
+def synthesize_music(
+    out_dir: str | os.PathLike,
+    n_train: int = 8,
+    n_test: int = 3,
+    seed: int = 0,
+    seconds: float = 10.0,
+    n_valid: int = 0,
+) -> dict:
     """Write the MUSDB18-style set into out_dir (replacing it); return {split: [track names]}.
     A valid split (for model selection, its own vocal speakers) is written when n_valid > 0."""
     for key, value in (("n_train", n_train), ("n_valid", n_valid), ("n_test", n_test), ("seed", seed)):

@@ -68,7 +68,9 @@ def machinery(rng, n, sr, talkers=()):
         for f in rng.uniform(25.0, 180.0, size=int(rng.integers(2, 5)))
     )
     low, high = rng.uniform(80.0, 300.0), rng.uniform(800.0, 2500.0)
-    band = signal.sosfilt(signal.butter(4, [low, min(high, 0.45 * sr)], "bandpass", fs=sr, output="sos"), rng.standard_normal(n))
+    band = signal.sosfilt(
+        signal.butter(4, [low, min(high, 0.45 * sr)], "bandpass", fs=sr, output="sos"), rng.standard_normal(n)
+    )
     band = _unit_rms(band) * np.sqrt(np.mean(tones**2)) * rng.uniform(0.3, 1.0)
     return (tones + band) * modulation
 
@@ -102,7 +104,7 @@ def music(rng, n, sr, talkers=()):
         envelope = np.minimum(t / rng.uniform(0.005, 0.03), 1.0) * np.exp(-t / rng.uniform(0.1, 0.5))
         for step in rng.choice(scale, size=int(rng.integers(1, 4)), replace=False):
             freq = root * 2 ** (step / 12)
-            partials = sum(k ** -1.5 * np.sin(2 * np.pi * k * freq * t) for k in range(1, 6) if k * freq < sr / 2)
+            partials = sum(k**-1.5 * np.sin(2 * np.pi * k * freq * t) for k in range(1, 6) if k * freq < sr / 2)
             out[position : position + t.size] += envelope * partials
         position += length
     return out
@@ -137,7 +139,9 @@ GENERATORS: dict[str, Callable[..., np.ndarray]] = {
 NOISE_TYPES = tuple(GENERATORS)
 
 
-def make_noise(kind: str, rng: np.random.Generator, n: int, sample_rate: int, talkers: Sequence[Speaker] = ()) -> np.ndarray:
+def make_noise(
+    kind: str, rng: np.random.Generator, n: int, sample_rate: int, talkers: Sequence[Speaker] = ()
+) -> np.ndarray:
     """`n` samples of noise type `kind` at NOISE_LEVEL_DB; `talkers` feed babble."""
     raw = GENERATORS[kind](rng, n, sample_rate, talkers)
     return normalize_rms(np.asarray(raw, dtype=np.float32), NOISE_LEVEL_DB)

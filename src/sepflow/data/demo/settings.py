@@ -70,7 +70,9 @@ def validate_settings(
 ) -> DemoSettings:
     """Check every value and return them frozen; raise SepflowError naming the first bad key."""
     if not isinstance(sizes, Mapping) or not sizes:
-        raise SepflowError(f"demo config: sizes must map split names to item counts, e.g. {{train: 400}}, got {sizes!r}.")
+        raise SepflowError(
+            f"demo config: sizes must map split names to item counts, e.g. {{train: 400}}, got {sizes!r}."
+        )
     if len(sizes) > MAX_SPLITS:
         raise SepflowError(f"demo config: sizes has {len(sizes)} splits; at most {MAX_SPLITS} are supported.")
     for name, size in sizes.items():
@@ -82,7 +84,11 @@ def validate_settings(
     if isinstance(sample_rate, bool) or sample_rate not in SUPPORTED_SAMPLE_RATES:
         raise SepflowError(f"demo config: sample_rate must be one of {SUPPORTED_SAMPLE_RATES} Hz, got {sample_rate!r}.")
     _count("seed", seed)
-    if isinstance(reverb_fraction, bool) or not isinstance(reverb_fraction, (int, float)) or not 0.0 <= reverb_fraction <= 1.0:
+    if (
+        isinstance(reverb_fraction, bool)
+        or not isinstance(reverb_fraction, (int, float))
+        or not 0.0 <= reverb_fraction <= 1.0
+    ):
         raise SepflowError(f"demo config: reverb_fraction must be a number in [0, 1], got {reverb_fraction!r}.")
     pools = dict(DEFAULT_POOL_SIZES)
     if pool_sizes is not None:
@@ -93,10 +99,14 @@ def validate_settings(
                 raise SepflowError(f"demo config: pool_sizes has unknown pool {kind!r}; known pools are {POOL_KINDS}.")
             pools[kind] = _count(f"pool_sizes.{kind}", size)
     if isinstance(noise_types, str) or not noise_types:
-        raise SepflowError(f"demo config: noise_types must be a non-empty list drawn from {NOISE_TYPES}, got {noise_types!r}.")
+        raise SepflowError(
+            f"demo config: noise_types must be a non-empty list drawn from {NOISE_TYPES}, got {noise_types!r}."
+        )
     for kind in noise_types:
         if kind not in NOISE_TYPES:
-            raise SepflowError(f"demo config: noise_types has unknown noise type {kind!r}; known types are {NOISE_TYPES}.")
+            raise SepflowError(
+                f"demo config: noise_types has unknown noise type {kind!r}; known types are {NOISE_TYPES}."
+            )
     if _count("rooms_per_split", rooms_per_split) == 0 and reverb_fraction > 0:
         raise SepflowError("demo config: rooms_per_split must be >= 1 when reverb_fraction > 0.")
     return DemoSettings(

@@ -55,7 +55,9 @@ class _Server:
 
     def __init__(self) -> None:
         self.owner = os.getpid()
-        self.process = subprocess.Popen([sys.executable, str(SERVER_SCRIPT)], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.process = subprocess.Popen(
+            [sys.executable, str(SERVER_SCRIPT)], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
         header = self.process.stdout.read(4)
         rate = struct.unpack("<i", header)[0] if len(header) == 4 else -1
         if rate != ESPEAK_SAMPLE_RATE:
@@ -107,14 +109,16 @@ def synthesize_speech(text: str, speaker: Speaker, sample_rate: int, seed: int =
     """Speak `text` as float32 mono at `sample_rate`; the same arguments give the same samples."""
     if speaker.variant not in _variant_names():  # eSpeak would silently fall back to its default
         raise SepflowError(f"eSpeak NG has no voice variant {speaker.variant!r}; use one of voice_variants().")
-    status, samples = _get_server().request({
-        "text": text,
-        "voice": f"{speaker.accent}+{speaker.variant}",
-        "rate": speaker.rate,
-        "pitch": speaker.pitch,
-        "range": speaker.pitch_range,
-        "seed": seed,
-    })
+    status, samples = _get_server().request(
+        {
+            "text": text,
+            "voice": f"{speaker.accent}+{speaker.variant}",
+            "rate": speaker.rate,
+            "pitch": speaker.pitch,
+            "range": speaker.pitch_range,
+            "seed": seed,
+        }
+    )
     if status == _NO_VOICE:
         raise SepflowError(f"eSpeak NG has no language {speaker.accent!r}; use one of {ACCENTS}.")
     if status != _OK:

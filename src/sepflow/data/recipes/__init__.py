@@ -58,8 +58,9 @@ def build_manifest(cfg: dict, audio_dir: Path, data_root: Path, dataset: str, sp
     folder = recipe.split_dir(cfg, audio_dir, split)
     kind = kinds[split]
     if kind == "stems":
-        return MANIFEST_BUILDERS[kind](folder, data_root, dataset, split, cfg["sample_rate"],
-                                       tuple(cfg.get("sources", MUSIC_SOURCES)))
+        return MANIFEST_BUILDERS[kind](
+            folder, data_root, dataset, split, cfg["sample_rate"], tuple(cfg.get("sources", MUSIC_SOURCES))
+        )
     if kind == "pool":
         return MANIFEST_BUILDERS[kind](folder, data_root, dataset, split, cfg["sample_rate"], recipe.TASK)
     return MANIFEST_BUILDERS[kind](folder, data_root, dataset, split, cfg["sample_rate"])

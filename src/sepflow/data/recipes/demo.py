@@ -31,8 +31,18 @@ def check(cfg: dict, where: str) -> None:
 
 def _settings(cfg: dict, seed: int) -> dict:
     args = {key: cfg[key] for key in KEYS}
-    validate_settings(args["sizes"], cfg["sample_rate"], seed, args["snr_range"], args["reverb_fraction"],
-                      args["utterance_seconds"], args["pool_sizes"], NOISE_TYPES, (0.2, 0.8), 8)
+    validate_settings(
+        args["sizes"],
+        cfg["sample_rate"],
+        seed,
+        args["snr_range"],
+        args["reverb_fraction"],
+        args["utterance_seconds"],
+        args["pool_sizes"],
+        NOISE_TYPES,
+        (0.2, 0.8),
+        8,
+    )
     return args
 
 
@@ -41,8 +51,9 @@ def inputs(cfg: dict) -> list[str]:
 
 
 def prepare(cfg: dict, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, log) -> None:
-    summary = synthesize_demo(audio_dir, sample_rate=cfg["sample_rate"], seed=seed, workers=workers,
-                              **_settings(cfg, seed))
+    summary = synthesize_demo(
+        audio_dir, sample_rate=cfg["sample_rate"], seed=seed, workers=workers, **_settings(cfg, seed)
+    )
     log(f"demo corpus in {audio_dir}: {summary}")
 
 

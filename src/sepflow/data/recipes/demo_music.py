@@ -19,7 +19,9 @@ def splits(cfg: dict) -> dict[str, str]:
 def check(cfg: dict, where: str) -> None:
     sizes = cfg.get("sizes")
     if not isinstance(sizes, dict) or set(sizes) != set(SIZES):
-        raise SepflowError(f"{where}.sizes: give track counts for exactly {list(SIZES)}, e.g. {{train: 8, valid: 2, test: 3}}.")
+        raise SepflowError(
+            f"{where}.sizes: give track counts for exactly {list(SIZES)}, e.g. {{train: 8, valid: 2, test: 3}}."
+        )
     for split, count in sizes.items():
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
             raise SepflowError(f"{where}.sizes.{split} must be a whole number >= 1, got {count!r}.")
@@ -36,8 +38,14 @@ def inputs(cfg: dict) -> list[str]:
 
 def prepare(cfg: dict, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, log) -> None:
     sizes = cfg["sizes"]
-    names = synthesize_music(audio_dir, n_train=sizes["train"], n_valid=sizes["valid"], n_test=sizes["test"],
-                             seed=seed, seconds=float(cfg["seconds"]))
+    names = synthesize_music(
+        audio_dir,
+        n_train=sizes["train"],
+        n_valid=sizes["valid"],
+        n_test=sizes["test"],
+        seed=seed,
+        seconds=float(cfg["seconds"]),
+    )
     log(f"demo music in {audio_dir}: {names}")
 
 

@@ -50,10 +50,12 @@ def check(cfg: dict, where: str) -> None:
         if name not in POOL_DIRS:
             raise SepflowError(f"{where}.pools.{name}: unknown pool; choose from {sorted(POOL_DIRS)}")
         ok = (isinstance(amount, int) and not isinstance(amount, bool) and amount > 0) or (
-            isinstance(amount, float) and 0 < amount <= 1)
+            isinstance(amount, float) and 0 < amount <= 1
+        )
         if not ok:
-            raise SepflowError(f"{where}.pools.{name} must be a file count (integer > 0) or a fraction in (0, 1], "
-                               f"got {amount!r}")
+            raise SepflowError(
+                f"{where}.pools.{name} must be a file count (integer > 0) or a fraction in (0, 1], got {amount!r}"
+            )
     local_root(cfg, where)
 
 
@@ -72,8 +74,10 @@ def _git(args: list[str], cwd: Path | None) -> str:
     except FileNotFoundError:
         raise SepflowError("git is not installed; install it (apt-get install git) or set local_path.") from None
     if done.returncode != 0:
-        raise SepflowError(f"git {' '.join(args[:3])} failed in {cwd or '.'}: {done.stderr.strip()[-400:]}. "
-                           "Check the network / `mirror`, or set local_path to an existing copy.")
+        raise SepflowError(
+            f"git {' '.join(args[:3])} failed in {cwd or '.'}: {done.stderr.strip()[-400:]}. "
+            "Check the network / `mirror`, or set local_path to an existing copy."
+        )
     return done.stdout
 
 
@@ -81,8 +85,10 @@ def _require_lfs() -> None:
     try:
         _git(["lfs", "version"], None)
     except SepflowError:
-        raise SepflowError("git-lfs is not installed; the DNS data is stored in git LFS. Install it "
-                           "(apt-get install git-lfs, or conda install -c conda-forge git-lfs) and rerun.") from None
+        raise SepflowError(
+            "git-lfs is not installed; the DNS data is stored in git LFS. Install it "
+            "(apt-get install git-lfs, or conda install -c conda-forge git-lfs) and rerun."
+        ) from None
 
 
 def _wanted(cfg: dict, repo: Path) -> list[str]:
@@ -95,7 +101,7 @@ def _wanted(cfg: dict, repo: Path) -> list[str]:
         wanted += [f for f in files if f.startswith(prefix)]
     for name, amount in cfg.get("pools", {}).items():
         prefix = POOL_DIRS[name] + "/"
-        wanted += choose([f for f in files if f.startswith(prefix) and "/" not in f[len(prefix):]], amount)
+        wanted += choose([f for f in files if f.startswith(prefix) and "/" not in f[len(prefix) :]], amount)
     return wanted
 
 
@@ -116,12 +122,14 @@ def download(cfg: dict, raw_dir: Path, log) -> None:
     wanted = [p for p in _wanted(cfg, repo) if _is_pointer(repo / p)]
     log(f"git lfs pull: {len(wanted)} files to fetch")
     for k in range(0, len(wanted), _BATCH):
-        _git(["lfs", "pull", "--include", ",".join(_escape(p) for p in wanted[k:k + _BATCH])], repo)
+        _git(["lfs", "pull", "--include", ",".join(_escape(p) for p in wanted[k : k + _BATCH])], repo)
         log(f"git lfs pull: {min(k + _BATCH, len(wanted))}/{len(wanted)}")
     missing = [p for p in wanted if _is_pointer(repo / p)]
     if missing:
-        raise SepflowError(f"git lfs pull left {len(missing)} files as pointers, e.g. {repo / missing[0]}; "
-                           "the LFS server may be over quota: rerun later or set local_path.")
+        raise SepflowError(
+            f"git lfs pull left {len(missing)} files as pointers, e.g. {repo / missing[0]}; "
+            "the LFS server may be over quota: rerun later or set local_path."
+        )
 
 
 def _is_pointer(path: Path) -> bool:
@@ -133,8 +141,10 @@ def _is_pointer(path: Path) -> bool:
 
 def _real_audio(path: Path) -> Path:
     if _is_pointer(path):
-        raise SepflowError(f"{path} is a git-LFS pointer, not audio: fetch it with "
-                           f"`git lfs pull --include {path.name}` in that copy, or rerun the download.")
+        raise SepflowError(
+            f"{path} is a git-LFS pointer, not audio: fetch it with "
+            f"`git lfs pull --include {path.name}` in that copy, or rerun the download."
+        )
     return path
 
 

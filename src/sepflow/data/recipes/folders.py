@@ -18,7 +18,9 @@ def split_folders(cfg: dict, where: str) -> dict[str, Path]:
     if isinstance(splits, list):
         splits = {name: name for name in splits}
     if not isinstance(splits, dict) or not splits:
-        raise SepflowError(f"{where}.splits: map split names to subfolders of {root}, e.g. {{train: train, test: test}}.")
+        raise SepflowError(
+            f"{where}.splits: map split names to subfolders of {root}, e.g. {{train: train, test: test}}."
+        )
     return {name: (root / sub).resolve() for name, sub in splits.items()}
 
 

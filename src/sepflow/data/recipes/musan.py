@@ -8,15 +8,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sepflow.data.corpus_prep import Job, local_root, optional, require, resample_files
 from sepflow.data.download import Remote, fetch
 from sepflow.data.extract import extract
-from sepflow.data.corpus_prep import Job, local_root, optional, require, resample_files
 from sepflow.errors import SepflowError
 
 PARTS = ("noise", "music", "speech")
 TASK = "speech"
-REMOTE = Remote("https://www.openslr.org/resources/17/musan.tar.gz", md5="0c472d4fc0c5141eca47ad1ffeb2a7df",
-                size=11_086_114_085, kind="tar")
+REMOTE = Remote(
+    "https://www.openslr.org/resources/17/musan.tar.gz",
+    md5="0c472d4fc0c5141eca47ad1ffeb2a7df",
+    size=11_086_114_085,
+    kind="tar",
+)
 DEFAULT_PARTS = ["noise"]
 
 
@@ -42,8 +46,10 @@ def _root(base: Path) -> Path:
     for candidate in (base, base / "musan"):
         if (candidate / "noise").is_dir() or (candidate / "music").is_dir():
             return candidate
-    raise SepflowError(f"no MUSAN folder (with noise/, music/, speech/) found at {base}; "
-                       "fix local_path or delete the folder and rerun the download.")
+    raise SepflowError(
+        f"no MUSAN folder (with noise/, music/, speech/) found at {base}; "
+        "fix local_path or delete the folder and rerun the download."
+    )
 
 
 def _jobs(cfg: dict, root: Path, audio_dir: Path) -> list[Job]:

@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from sepflow.audio import resample, write_audio
+from sepflow.data.corpus_prep import Job, local_root, optional, require, resample_files
 from sepflow.data.download import Remote, fetch
 from sepflow.data.extract import extract
-from sepflow.data.corpus_prep import Job, local_root, optional, require, resample_files
 from sepflow.errors import SepflowError
 from sepflow.files import atomic_folder
 
@@ -27,22 +27,43 @@ STEMS = ("mixture", "vocals", "drums", "bass", "other")
 STREAM = {"mixture": 0, "drums": 1, "bass": 2, "other": 3, "vocals": 4}  # order inside .stem.mp4
 NATIVE_RATE = 44100
 REMOTES = {
-    "preview": Remote("https://zenodo.org/records/3270814/files/MUSDB18-7-STEMS.zip?download=1",
-                      md5="dc2bdfac5b46ce742bd60009866758a5", size=147_209_385),
-    "full": Remote("https://zenodo.org/records/1117372/files/musdb18.zip?download=1",
-                   md5="af06762477334799bfc5abf237648207", size=4_684_228_845),
-    "hq": Remote("https://zenodo.org/records/3338373/files/musdb18hq.zip?download=1",
-                 sha256="baac80d0483c61d74b2e5f3be75fa557eec52898339e6aa45c1fa48833c5d21d"),
+    "preview": Remote(
+        "https://zenodo.org/records/3270814/files/MUSDB18-7-STEMS.zip?download=1",
+        md5="dc2bdfac5b46ce742bd60009866758a5",
+        size=147_209_385,
+    ),
+    "full": Remote(
+        "https://zenodo.org/records/1117372/files/musdb18.zip?download=1",
+        md5="af06762477334799bfc5abf237648207",
+        size=4_684_228_845,
+    ),
+    "hq": Remote(
+        "https://zenodo.org/records/3338373/files/musdb18hq.zip?download=1",
+        sha256="baac80d0483c61d74b2e5f3be75fa557eec52898339e6aa45c1fa48833c5d21d",
+    ),
 }
-VALID_TRACKS = frozenset({
-    "Actions - One Minute Smile", "Clara Berry And Wooldog - Waltz For My Victims",
-    "Johnny Lokke - Promises & Lies", "Patrick Talbot - A Reason To Leave", "Triviul - Angelsaint",
-    "Alexander Ross - Goodbye Bolero", "Fergessen - Nos Palpitants", "Leaf - Summerghost",
-    "Skelpolu - Human Mistakes", "Young Griffo - Pennies", "ANiMAL - Rockshow",
-    "James May - On The Line", "Meaxic - Take A Step", "Traffic Experiment - Sirens",
-})
-FFMPEG_HINT = ("decoding .stem.mp4 needs the ffmpeg and ffprobe binaries (stempeg runs them): install them with "
-               "`apt-get install ffmpeg` or `conda install -c conda-forge ffmpeg`, or use variant: hq.")
+VALID_TRACKS = frozenset(
+    {
+        "Actions - One Minute Smile",
+        "Clara Berry And Wooldog - Waltz For My Victims",
+        "Johnny Lokke - Promises & Lies",
+        "Patrick Talbot - A Reason To Leave",
+        "Triviul - Angelsaint",
+        "Alexander Ross - Goodbye Bolero",
+        "Fergessen - Nos Palpitants",
+        "Leaf - Summerghost",
+        "Skelpolu - Human Mistakes",
+        "Young Griffo - Pennies",
+        "ANiMAL - Rockshow",
+        "James May - On The Line",
+        "Meaxic - Take A Step",
+        "Traffic Experiment - Sirens",
+    }
+)
+FFMPEG_HINT = (
+    "decoding .stem.mp4 needs the ffmpeg and ffprobe binaries (stempeg runs them): install them with "
+    "`apt-get install ffmpeg` or `conda install -c conda-forge ffmpeg`, or use variant: hq."
+)
 
 
 def splits(cfg: dict) -> dict[str, str]:
@@ -68,8 +89,10 @@ def _root(base: Path) -> Path:
     for candidate in [base, *sorted(p for p in base.iterdir() if p.is_dir())]:
         if (candidate / "train").is_dir() and (candidate / "test").is_dir():
             return candidate
-    raise SepflowError(f"no MUSDB18 folder with train/ and test/ found at {base}; fix local_path or "
-                       "delete the folder and rerun the download.")
+    raise SepflowError(
+        f"no MUSDB18 folder with train/ and test/ found at {base}; fix local_path or "
+        "delete the folder and rerun the download."
+    )
 
 
 def _split(subset: str, track: str) -> str:
@@ -85,7 +108,9 @@ def _decode(path: Path, out: Path, sample_rate: int) -> None:
     try:
         stems, rate = stempeg.read_stems(str(path), dtype=np.float32, always_3d=True)
     except Exception as exc:
-        raise SepflowError(f"cannot decode {path}: {exc}; the file is damaged: delete the download and rerun.") from None
+        raise SepflowError(
+            f"cannot decode {path}: {exc}; the file is damaged: delete the download and rerun."
+        ) from None
     if stems.shape[0] < 5:
         raise SepflowError(f"{path} holds {stems.shape[0]} audio streams, not MUSDB18's 5.")
     with atomic_folder(out) as tmp:

@@ -27,14 +27,19 @@ def check(cfg: dict, where: str) -> None:
             raise SepflowError(f"{where}.splits.{split}: {folder / 'clean'} holds no .wav or .flac files.")
         if names[0] != names[1]:
             odd = sorted(names[0] ^ names[1])[:3]
-            raise SepflowError(f"{where}.splits.{split}: clean/ and noisy/ of {folder} differ, e.g. {odd}; "
-                               "every file needs its pair of the same name.")
+            raise SepflowError(
+                f"{where}.splits.{split}: clean/ and noisy/ of {folder} differ, e.g. {odd}; "
+                "every file needs its pair of the same name."
+            )
 
 
 def _jobs(cfg: dict, audio_dir: Path) -> list[tuple[Path, Path]]:
-    return [(src, audio_dir / split / side / f"{src.stem}.wav")
-            for split, folder in split_folders(cfg, "datasets").items()
-            for side in SIDES for src in audio_files(folder / side)]
+    return [
+        (src, audio_dir / split / side / f"{src.stem}.wav")
+        for split, folder in split_folders(cfg, "datasets").items()
+        for side in SIDES
+        for src in audio_files(folder / side)
+    ]
 
 
 def inputs(cfg: dict) -> list[str]:

@@ -15,17 +15,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sepflow.data.corpus_prep import Job, local_root, optional, require, resample_files
 from sepflow.data.download import Remote, fetch
 from sepflow.data.extract import extract
-from sepflow.data.corpus_prep import Job, local_root, optional, require, resample_files
 from sepflow.errors import SepflowError
 
 PARTS = ("small", "medium", "large", "real", "point_noises")
 TASK = "speech"
 REMOTES = {
     "slr26": Remote("https://www.openslr.org/resources/26/sim_rir_16k.zip", kind="zip"),
-    "slr28": Remote("https://www.openslr.org/resources/28/rirs_noises.zip", md5="e6f48e257286e05de56413b4779d8ffb",
-                    size=1_311_166_223, kind="zip"),
+    "slr28": Remote(
+        "https://www.openslr.org/resources/28/rirs_noises.zip",
+        md5="e6f48e257286e05de56413b4779d8ffb",
+        size=1_311_166_223,
+        kind="zip",
+    ),
 }
 TOP = {"slr26": "simulated_rirs_16k", "slr28": "RIRS_NOISES"}
 ROOMS = ("small", "medium", "large")

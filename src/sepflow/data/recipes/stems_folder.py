@@ -38,9 +38,12 @@ def check(cfg: dict, where: str) -> None:
 
 
 def _jobs(cfg: dict, audio_dir: Path) -> list[tuple[Path, Path]]:
-    return [(track / f"{name}.wav", audio_dir / split / track.name / f"{name}.wav")
-            for split, folder in split_folders(cfg, "datasets").items()
-            for track in _tracks(folder) for name in _files(cfg)]
+    return [
+        (track / f"{name}.wav", audio_dir / split / track.name / f"{name}.wav")
+        for split, folder in split_folders(cfg, "datasets").items()
+        for track in _tracks(folder)
+        for name in _files(cfg)
+    ]
 
 
 def inputs(cfg: dict) -> list[str]:

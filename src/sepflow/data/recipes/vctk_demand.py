@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sepflow.data.corpus_prep import Job, local_root, optional, require, resample_files
 from sepflow.data.download import Remote, fetch
 from sepflow.data.extract import extract
-from sepflow.data.corpus_prep import Job, local_root, optional, require, resample_files
 from sepflow.errors import SepflowError
 
 TASK = "speech"
@@ -53,8 +53,9 @@ def _folder(root: Path, name: str) -> Path:
     for candidate in (root / name, root / name / name):
         if candidate.is_dir() and any(candidate.glob("*.wav")):
             return candidate
-    raise SepflowError(f"folder {name}/ with WAV files not found under {root}; "
-                       "download the dataset again or fix local_path.")
+    raise SepflowError(
+        f"folder {name}/ with WAV files not found under {root}; download the dataset again or fix local_path."
+    )
 
 
 def _jobs(cfg: dict, root: Path, audio_dir: Path) -> list[Job]:
