@@ -1,8 +1,8 @@
 """The metric-GAN training step of SEMamba (and MP-SENet-style models).
 
 One call is one official SEMamba iteration on a batch: scale each item to unit RMS (the
-noisy input's factor, applied to both), analyse, enhance, compute normalised PESQ of the
-estimates in parallel, update the metric discriminator (clean pair -> 1, enhanced pair ->
+mixture's factor, applied to both), analyse, enhance, compute normalised PESQ of the
+estimates in parallel, update the metric discriminator (reference pair -> 1, enhanced pair ->
 its PESQ; that term skipped when PESQ fails), then update the generator with the weighted
 losses of `sepflow.losses.semamba`. Both optimisers are AdamW; both learning rates decay by
 `lr_decay` every `epoch_steps` steps (the official recipe decays once per epoch; 2,893 steps
@@ -72,21 +72,21 @@ class MetricGANStep:
         generator = self.accelerator.unwrap_model(self.model)
         generator.train()
         self.discriminator.train()
-        noisy, clean = mixture[:, 0], targets[:, 0, 0]
+        heard, reference = mixture[:, 0], targets[:, 0, 0]
         if self.pcs_target:
-            clean = pcs400(clean)
+            reference = pcs400(reference)
         gain = generator.unit_rms_gain(mixture)[:, 0]
-        noisy, clean = noisy * gain, clean * gain
-        noisy_mag, noisy_pha, _ = generator.analysis(noisy)
-        target = self._spectra(generator, clean)
-        mag, pha, com = generator.enhance_spectra(noisy_mag, noisy_pha)
-        audio = generator.synthesis(mag, pha, noisy.shape[-1])
+        heard, reference = heard * gain, reference * gain
+        heard_mag, heard_pha, _ = generator.analysis(heard)
+        target = self._spectra(generator, reference)
+        mag, pha, com = generator.enhance_spectra(heard_mag, heard_pha)
+        audio = generator.synthesis(mag, pha, heard.shape[-1])
         enhanced = {"mag": mag, "pha": pha, "com": com, "audio": audio}
-        scores = batch_pesq(clean, audio, self.sample_rate, self.pesq_workers)
+        scores = batch_pesq(reference, audio, self.sample_rate, self.pesq_workers)
 
         self.opt_d.zero_grad(set_to_none=True)
-        metric_clean = self.discriminator(target["mag"], target["mag"]).flatten()
-        loss_d = F.mse_loss(metric_clean, torch.ones_like(metric_clean))
+        metric_reference = self.discriminator(target["mag"], target["mag"]).flatten()
+        loss_d = F.mse_loss(metric_reference, torch.ones_like(metric_reference))
         if scores is not None:
             metric_enhanced = self.discriminator(target["mag"], mag.detach()).flatten()
             loss_d = loss_d + F.mse_loss(metric_enhanced, scores.to(metric_enhanced.device))
