@@ -16,6 +16,7 @@ import time
 import torch
 from tabulate import tabulate
 
+from sepflow.infer.speed import seconds_per_second
 from sepflow.models import build_model, count_parameters
 from sepflow.models.demucs_stream import DemucsStreamer
 from sepflow.models.tcm_unet_stream import TCMUNetStreamer
@@ -31,17 +32,6 @@ MODELS = {
     "tcm_unet": ("tcm_unet", {}),
 }
 STREAMERS = {"demucs dns48 causal": DemucsStreamer, "tcm_unet": TCMUNetStreamer}
-
-
-@torch.inference_mode()
-def offline_rtf(model, audio: torch.Tensor, repeats: int) -> float:
-    model(audio[..., :SR])  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        model(audio)
-        times.append(time.perf_counter() - start)
-    return min(times) / (audio.shape[-1] / SR)
 
 
 def streaming_times(streamer, audio: torch.Tensor) -> tuple[float, float, int]:
@@ -78,7 +68,7 @@ def main() -> None:
                 "model": label,
                 "threads": threads,
                 "params (M)": f"{count_parameters(model) / 1e6:.2f}",
-                "offline RTF": f"{offline_rtf(model, audio, args.repeats):.3f}",
+                "offline RTF": f"{seconds_per_second(model, audio, SR, args.repeats):.3f}",
             }
             if label in STREAMERS:
                 ms, rtf, hop = streaming_times(STREAMERS[label](model), audio[0])

@@ -22,6 +22,7 @@ from tabulate import tabulate
 from sepflow.data.demo.music import MUSIC_SAMPLE_RATE as SR
 from sepflow.data.demo.music import synthesize_music
 from sepflow.infer.separation_baselines import mixture_baseline
+from sepflow.infer.speed import seconds_per_second
 from sepflow.metrics.music import music_metrics
 from sepflow.models import build_model, count_parameters
 from sepflow.models.unet1d import MUSIC_SOURCES
@@ -48,18 +49,6 @@ def train_steps_per_second(model, batch: int, segment: int, steps: int) -> float
     for _ in range(steps):
         step()
     return steps / (time.perf_counter() - start)
-
-
-@torch.inference_mode()
-def separation_rtf(model, seconds: float, repeats: int) -> float:
-    mixture = 0.1 * torch.randn(1, 2, int(seconds * SR))
-    model(mixture[..., :SR])  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        model(mixture)
-        times.append(time.perf_counter() - start)
-    return min(times) / seconds
 
 
 def museval_seconds(seconds: float) -> float:
@@ -94,7 +83,7 @@ def main() -> None:
             model.train()
             steps = train_steps_per_second(model, args.batch, int(args.segment * SR), args.steps)
             model.eval()
-            rtf = separation_rtf(model, args.seconds, args.repeats)
+            rtf = seconds_per_second(model, 0.1 * torch.randn(1, 2, int(args.seconds * SR)), SR, args.repeats)
             rows.append([name, f"{count_parameters(model):,}", threads, f"{steps:.3f}", f"{rtf:.4f}"])
     print(
         f"{platform.processor() or platform.machine()}, torch {torch.__version__}; "

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import argparse
 import platform
-import time
 
 import torch
 from tabulate import tabulate
 
+from sepflow.infer.speed import seconds_per_second
 from sepflow.models import build_model, count_parameters
 from sepflow.models.mamba import use_backend
 
@@ -27,16 +27,6 @@ CONFIGS = {
 
 
 @torch.inference_mode()
-def rtf(model, audio: torch.Tensor, repeats: int) -> float:
-    model(audio[..., :SR])  # warm-up
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        model(audio)
-        best = min(best, time.perf_counter() - start)
-    return best / (audio.shape[-1] / SR)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, nargs="+", default=[1])
@@ -51,7 +41,12 @@ def main() -> None:
         for threads in args.threads:
             torch.set_num_threads(threads)
             rows.append(
-                [name, f"{count_parameters(model) / 1e6:.3f}", threads, f"{rtf(model, audio, args.repeats):.2f}"]
+                [
+                    name,
+                    f"{count_parameters(model) / 1e6:.3f}",
+                    threads,
+                    f"{seconds_per_second(model, audio, SR, args.repeats):.2f}",
+                ]
             )
     print(f"CPU: {platform.processor() or platform.machine()}, torch {torch.__version__}, {args.seconds:g} s of audio")
     print(tabulate(rows, headers=["model", "M params", "threads", "RTF"], tablefmt="github"))

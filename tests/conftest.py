@@ -1,4 +1,4 @@
-"""Shared fixtures: small generated audio, never downloaded."""
+"""Shared fixtures: small generated audio, never downloaded, and the pesq package's reference pair."""
 
 from __future__ import annotations
 
@@ -54,3 +54,16 @@ def toy_data(tmp_path) -> Path:
             paired_manifest(audio / split, data, "toy", split, SR), data / "manifests" / "toy" / f"{split}.json"
         )
     return data
+
+
+PESQ_DIR = Path(__file__).resolve().parent / "data" / "pesq"
+
+
+@pytest.fixture(scope="session")
+def pesq_pair() -> tuple[np.ndarray, np.ndarray]:
+    """Clean speech and the same speech in babble at 0 dB, from python-pesq (float32 as read)."""
+    from sepflow.audio import read_audio
+
+    clean, _ = read_audio(PESQ_DIR / "speech.wav", expected_sr=SR)
+    noisy, _ = read_audio(PESQ_DIR / "speech_bab_0dB.wav", expected_sr=SR)
+    return clean[0], noisy[0]

@@ -5,12 +5,11 @@ from __future__ import annotations
 import math
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from sepflow.audio import mix_at_snr, read_audio, si_snr
+from sepflow.audio import mix_at_snr, si_snr
 from sepflow.metrics import composite, dnsmos
 from sepflow.metrics.speech import (
     DNSMOS_COLUMNS,
@@ -27,16 +26,13 @@ from sepflow.metrics.speech import (
 )
 from sepflow.metrics.threads import single_thread_worker
 
-PESQ_DIR = Path(__file__).resolve().parents[1] / "data" / "pesq"
 SR = 16000
 
 
 @pytest.fixture(scope="module")
-def pair() -> tuple[np.ndarray, np.ndarray]:
-    """Clean speech and the same speech in babble at 0 dB, from python-pesq (float64 as read)."""
-    clean, _ = read_audio(PESQ_DIR / "speech.wav", expected_sr=SR)
-    noisy, _ = read_audio(PESQ_DIR / "speech_bab_0dB.wav", expected_sr=SR)
-    return clean[0].astype(np.float64), noisy[0].astype(np.float64)
+def pair(pesq_pair) -> tuple[np.ndarray, np.ndarray]:
+    """The pesq package's reference pair, as float64."""
+    return tuple(x.astype(np.float64) for x in pesq_pair)
 
 
 # --- PESQ, STOI, SI-SNR, SNR ----------------------------------------------------------------

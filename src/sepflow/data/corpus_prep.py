@@ -1,70 +1,16 @@
-"""What the downloaded-corpus recipes share: prepare files in parallel, check config keys.
-
-Resampling is idempotent (a file already prepared is skipped, each one written atomically),
-so a prepare step cut short continues where it stopped. Threads suffice for parallelism:
-soundfile and soxr release the GIL in their C code.
-"""
+"""What the downloaded-corpus recipes share: config keys checked, a user's local copy.
+Preparing the files (resampling in parallel) is sepflow.data.resampling, shared with the
+bring-your-own-folder recipes."""
 
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import soundfile as sf
-
-from sepflow.audio import resample, write_audio
 from sepflow.errors import SepflowError
-from sepflow.files import atomic_path
 
 Log = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class Job:
-    """One file to prepare: read `src`, keep `channels` (all when None), write `dst`."""
-
-    src: Path
-    dst: Path
-    channels: int | None = None
-
-
-def _prepare_one(job: Job, sample_rate: int) -> None:
-    if job.dst.exists():
-        return
-    info = sf.info(str(job.src))
-    if (
-        info.samplerate == sample_rate
-        and info.subtype == "PCM_16"
-        and info.format == "WAV"
-        and (job.channels is None or job.channels == info.channels)
-    ):
-        with atomic_path(job.dst) as tmp:
-            shutil.copyfile(job.src, tmp)
-        return
-    try:
-        data, sr = sf.read(str(job.src), dtype="float32", always_2d=True)
-    except Exception as exc:
-        raise SepflowError(f"cannot read {job.src}: {exc}; the download is damaged: delete it and rerun.") from None
-    audio = np.ascontiguousarray(data.T if job.channels is None else data.T[: job.channels])
-    write_audio(job.dst, resample(audio, sr, sample_rate), sample_rate)
-
-
-def resample_files(jobs: Iterable[Job], sample_rate: int, workers: int, log: Log = print, what: str = "files") -> int:
-    """Prepare every job at `sample_rate` over `workers` threads; return how many there were."""
-    jobs = list(jobs)
-    for parent in {j.dst.parent for j in jobs}:
-        parent.mkdir(parents=True, exist_ok=True)
-    step = max(1, len(jobs) // 10)
-    with ThreadPoolExecutor(max(1, workers)) as pool:
-        for k, _ in enumerate(pool.map(lambda j: _prepare_one(j, sample_rate), jobs), 1):
-            if k % step == 0 or k == len(jobs):
-                log(f"{what}: {k}/{len(jobs)} prepared at {sample_rate} Hz")
-    return len(jobs)
 
 
 def require(cfg: dict, where: str, key: str, types: type | tuple[type, ...], choices: Iterable | None = None):

@@ -256,9 +256,6 @@ def pool_manifest(
     return Manifest(dataset, split, task, sample_rate, items, data_root, "pool", ())
 
 
-MANIFEST_BUILDERS = {"paired": paired_manifest, "stems": stems_manifest, "pool": pool_manifest}
-
-
 def estimate_paths(folder: str | os.PathLike, item_id: str, sources: tuple[str, ...] | list[str]) -> dict[str, Path]:
     """Where the estimates of an item live in an enhanced folder: {id}.wav for a single
     source, {id}/{source}.wav for several."""

@@ -1,16 +1,25 @@
-"""Preparing a user's or a downloaded corpus: every file resampled once (soxr) into the
-prepared folder, in parallel over the job's threads; the same sources give the same files."""
+"""Preparing a corpus: every file resampled once (soxr) into the prepared folder, in
+parallel over the job's threads, each written atomically. A file already prepared is kept,
+so a preparation cut short continues where it stopped, and a file already 16-bit WAV at the
+right rate is copied as it is. Threads suffice: soundfile and soxr release the GIL.
+"""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+import shutil
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
+import soundfile as sf
+
 from sepflow.audio import read_audio, resample, write_audio
+from sepflow.errors import SepflowError
+from sepflow.files import atomic_path
 
 AUDIO_SUFFIXES = (".wav", ".flac")
+Log = Callable[[str], None]
 
 
 def audio_files(folder: Path) -> list[Path]:
@@ -18,21 +27,47 @@ def audio_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
 
 
-def _convert(job: tuple[Path, Path, int]) -> None:
-    source, target, sample_rate = job
-    audio, sr = read_audio(source)
-    write_audio(target, resample(audio, sr, sample_rate), sample_rate)
+@dataclass(frozen=True)
+class Job:
+    """One file to prepare: read `src`, keep `channels` (all when None), write `dst`."""
+
+    src: Path
+    dst: Path
+    channels: int | None = None
 
 
-def resample_files(
-    jobs: Sequence[tuple[Path, Path]], sample_rate: int, workers: int = 1, log: Callable[[str], None] = print
-) -> None:
-    """Write each (source, target .wav) pair resampled to `sample_rate`."""
-    tasks = [(Path(src), Path(dst), sample_rate) for src, dst in jobs]
-    for _, dst, _ in tasks:
-        dst.parent.mkdir(parents=True, exist_ok=True)
-    step = max(1, len(tasks) // 10)
-    with ProcessPoolExecutor(max(1, min(workers, len(tasks), os.cpu_count() or 1))) as pool:
-        for done, _ in enumerate(pool.map(_convert, tasks, chunksize=max(1, len(tasks) // (8 * workers))), 1):
-            if done % step == 0 or done == len(tasks):
-                log(f"resampled {done}/{len(tasks)} files to {sample_rate} Hz")
+def _prepare_one(job: Job, sample_rate: int) -> None:
+    if job.dst.exists():
+        return
+    try:
+        info = sf.info(str(job.src))
+    except Exception as exc:
+        raise SepflowError(
+            f"cannot read {job.src}: {exc}. The file is corrupt or truncated: replace it "
+            "(a download: delete it and rerun)."
+        ) from None
+    if (
+        info.samplerate == sample_rate
+        and info.subtype == "PCM_16"
+        and info.format == "WAV"
+        and (job.channels is None or job.channels == info.channels)
+    ):
+        with atomic_path(job.dst) as tmp:
+            shutil.copyfile(job.src, tmp)
+        return
+    audio, sr = read_audio(job.src)  # names the file if its samples are unreadable or not finite
+    audio = audio if job.channels is None else audio[: job.channels]
+    write_audio(job.dst, resample(audio, sr, sample_rate), sample_rate)
+
+
+def resample_files(jobs: Iterable[Job], sample_rate: int, workers: int, log: Log = print, what: str = "files") -> int:
+    """Prepare every job at `sample_rate` over `workers` threads; return how many there were."""
+    jobs = list(jobs)
+    for parent in {j.dst.parent for j in jobs}:
+        parent.mkdir(parents=True, exist_ok=True)
+    step = max(1, len(jobs) // 10)
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+        for k, _ in enumerate(pool.map(lambda j: _prepare_one(j, sample_rate), jobs), 1):
+            if k % step == 0 or k == len(jobs):
+                log(f"{what}: {k}/{len(jobs)} prepared at {sample_rate} Hz")
+    return len(jobs)

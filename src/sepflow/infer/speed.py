@@ -22,21 +22,27 @@ RTF_RUNS = 3
 
 
 @torch.inference_mode()
+def seconds_per_second(model: torch.nn.Module, audio: torch.Tensor, sample_rate: int, runs: int) -> float:
+    """Best-of-`runs` compute time of `audio` (batch, channels, time) through `model`, over
+    its duration, after a half-second warm-up (first-call allocations); the benchmarks share it."""
+    model(audio[..., : sample_rate // 2])
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        model(audio)
+        times.append(time.perf_counter() - start)
+    return min(times) / (audio.shape[-1] / sample_rate)
+
+
 def real_time_factor(
     model: torch.nn.Module, sample_rate: int, channels: int, seconds: float = RTF_SECONDS, runs: int = RTF_RUNS
 ) -> float:
-    """Best-of-`runs` compute time of `seconds` of audio divided by `seconds`, at 1 thread."""
+    """Real-time factor on `seconds` of noise at 1 thread (the setting every machine can reproduce)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         audio = 0.1 * torch.randn(1, channels, round(seconds * sample_rate), generator=torch.Generator().manual_seed(0))
-        model(audio[..., : sample_rate // 2])  # warm-up: first-call allocations
-        times = []
-        for _ in range(runs):
-            start = time.perf_counter()
-            model(audio)
-            times.append(time.perf_counter() - start)
-        return min(times) / seconds
+        return seconds_per_second(model, audio, sample_rate, runs)
     finally:
         torch.set_num_threads(threads)
 

@@ -13,7 +13,7 @@ each prepared split lives. It defines:
     split_dir(cfg, audio_dir, split) -> Path    where a prepared split lives
 and, where the corpus is downloaded, download(cfg, raw_dir, log) -> None.
 
-Manifests are then built by kind (sepflow.data.manifest.MANIFEST_BUILDERS).
+Manifests are then built by the split's kind (paired, stems or pool manifests).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import importlib
 from pathlib import Path
 from types import ModuleType
 
-from sepflow.data.manifest import MANIFEST_BUILDERS, MUSIC_SOURCES, Manifest
+from sepflow.data.manifest import MUSIC_SOURCES, Manifest, paired_manifest, pool_manifest, stems_manifest
 from sepflow.errors import SepflowError
 
 RECIPES: dict[str, str] = {
@@ -57,10 +57,9 @@ def build_manifest(cfg: dict, audio_dir: Path, data_root: Path, dataset: str, sp
         raise SepflowError(f"dataset {dataset!r} has no split {split!r}; splits: {sorted(kinds)}")
     folder = recipe.split_dir(cfg, audio_dir, split)
     kind = kinds[split]
+    rate = cfg["sample_rate"]
     if kind == "stems":
-        return MANIFEST_BUILDERS[kind](
-            folder, data_root, dataset, split, cfg["sample_rate"], tuple(cfg.get("sources", MUSIC_SOURCES))
-        )
+        return stems_manifest(folder, data_root, dataset, split, rate, tuple(cfg.get("sources", MUSIC_SOURCES)))
     if kind == "pool":
-        return MANIFEST_BUILDERS[kind](folder, data_root, dataset, split, cfg["sample_rate"], recipe.TASK)
-    return MANIFEST_BUILDERS[kind](folder, data_root, dataset, split, cfg["sample_rate"])
+        return pool_manifest(folder, data_root, dataset, split, rate, recipe.TASK)
+    return paired_manifest(folder, data_root, dataset, split, rate)

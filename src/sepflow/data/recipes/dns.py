@@ -21,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sepflow.data.corpus_prep import Job, local_root, optional, require, resample_files
+from sepflow.data.corpus_prep import local_root, optional, require
+from sepflow.data.resampling import Job, resample_files
 from sepflow.errors import SepflowError
 from sepflow.files import atomic_folder
 

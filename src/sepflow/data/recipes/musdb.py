@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from sepflow.audio import resample, write_audio
-from sepflow.data.corpus_prep import Job, local_root, optional, require, resample_files
+from sepflow.data.corpus_prep import local_root, optional, require
 from sepflow.data.download import Remote, fetch
 from sepflow.data.extract import extract
+from sepflow.data.resampling import Job, resample_files
 from sepflow.errors import SepflowError
 from sepflow.files import atomic_folder
 

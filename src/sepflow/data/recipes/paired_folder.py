@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sepflow.data.recipes.folders import existing_folder, split_folders
-from sepflow.data.resampling import audio_files, resample_files
+from sepflow.data.resampling import Job, audio_files, resample_files
 from sepflow.errors import SepflowError
 
 TASK = "speech"
@@ -33,9 +33,9 @@ def check(cfg: dict, where: str) -> None:
             )
 
 
-def _jobs(cfg: dict, audio_dir: Path) -> list[tuple[Path, Path]]:
+def _jobs(cfg: dict, audio_dir: Path) -> list[Job]:
     return [
-        (src, audio_dir / split / side / f"{src.stem}.wav")
+        Job(src, audio_dir / split / side / f"{src.stem}.wav")
         for split, folder in split_folders(cfg, "datasets").items()
         for side in SIDES
         for src in audio_files(folder / side)
@@ -43,7 +43,7 @@ def _jobs(cfg: dict, audio_dir: Path) -> list[tuple[Path, Path]]:
 
 
 def inputs(cfg: dict) -> list[str]:
-    return [str(src) for src, _ in _jobs(cfg, Path("."))]
+    return [str(job.src) for job in _jobs(cfg, Path("."))]
 
 
 def prepare(cfg: dict, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, log) -> None:

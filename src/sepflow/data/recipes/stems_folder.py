@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sepflow.data.manifest import MUSIC_SOURCES
 from sepflow.data.recipes.folders import existing_folder, split_folders
-from sepflow.data.resampling import resample_files
+from sepflow.data.resampling import Job, resample_files
 from sepflow.errors import SepflowError
 
 TASK = "music"
@@ -37,9 +37,9 @@ def check(cfg: dict, where: str) -> None:
                 raise SepflowError(f"{where}.splits.{split}: {track} lacks {missing}.")
 
 
-def _jobs(cfg: dict, audio_dir: Path) -> list[tuple[Path, Path]]:
+def _jobs(cfg: dict, audio_dir: Path) -> list[Job]:
     return [
-        (track / f"{name}.wav", audio_dir / split / track.name / f"{name}.wav")
+        Job(track / f"{name}.wav", audio_dir / split / track.name / f"{name}.wav")
         for split, folder in split_folders(cfg, "datasets").items()
         for track in _tracks(folder)
         for name in _files(cfg)
@@ -47,7 +47,7 @@ def _jobs(cfg: dict, audio_dir: Path) -> list[tuple[Path, Path]]:
 
 
 def inputs(cfg: dict) -> list[str]:
-    return [str(src) for src, _ in _jobs(cfg, Path("."))]
+    return [str(job.src) for job in _jobs(cfg, Path("."))]
 
 
 def prepare(cfg: dict, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, log) -> None:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sepflow.data.corpus_prep import Job, local_root, optional, require, resample_files
+from sepflow.data.corpus_prep import local_root, optional, require
 from sepflow.data.download import Remote, fetch
 from sepflow.data.extract import extract
+from sepflow.data.resampling import Job, resample_files
 from sepflow.errors import SepflowError
 
 TASK = "speech"
