@@ -73,8 +73,10 @@ def forget_stale_outputs():
             print(f"sepflow: {folder} changed since it was made ({shown}); it and what depends on it will be redone.",
                   file=sys.stderr)
             Path(f"{folder}.record.json").unlink()
-    for path in remove_outputs_missing_inputs(made_from()):
-        print(f"sepflow: {path} was made from files that are gone; it will be remade.", file=sys.stderr)
+    removed = remove_outputs_missing_inputs(made_from())
+    if removed:
+        print(f"sepflow: {len(removed)} outputs were made from files that are gone and will be remade "
+              f"({', '.join(removed[:3])}{', ...' if len(removed) > 3 else ''}).", file=sys.stderr)
 
 
 def uses_cuda():
