@@ -19,6 +19,7 @@ from snakemake_runs import REPO, snakemake, write_config
 from sepflow.config import (
     check_config,
     evaluation_targets,
+    input_experiments,
     train_settings,
     trained_experiments,
     validate_schema,
@@ -238,6 +239,12 @@ def test_only_picks_experiments():
         ("noisy", "demo/test"),
         ("tiny", "demo/test"),
     ]
+    config["only"] = ["tiny"]  # the unprocessed input stays: the gains are measured against it
+    assert [(name, ts.name) for name, ts in evaluation_targets(config)] == [
+        ("noisy", "demo/test"),
+        ("tiny", "demo/test"),
+    ]
+    assert input_experiments(config) == {"demo/test": "noisy"}
 
 
 @pytest.mark.slow

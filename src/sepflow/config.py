@@ -278,10 +278,38 @@ def _check_split(config: dict, dataset: str, split: str, where: str) -> None:
         )
 
 
+UNPROCESSED = ("noisy", "mixture")
+"""Baselines that pass the input through: the row every model's gain is measured against."""
+
+
+def _is_unprocessed(exp: dict) -> bool:
+    return exp.get("baseline") in UNPROCESSED
+
+
 def selected_experiments(config: dict) -> list[str]:
-    """The experiments this run covers: all, or those `only` names (`--config 'only=[a,b]'`)."""
+    """The experiments this run covers: all, or those `only` names (`--config 'only=[a,b]'`)
+    plus the unprocessed input of their test sets, so every table keeps its input row."""
+    experiments = config["experiments"]
     only = config.get("only") or []
-    return [name for name in config["experiments"] if not only or name in only]
+    if not only:
+        return list(experiments)
+    used = {t for name in only for t in experiments[name]["test_sets"]}
+    return [
+        name
+        for name, exp in experiments.items()
+        if name in only or (_is_unprocessed(exp) and used & set(exp["test_sets"]))
+    ]
+
+
+def input_experiments(config: dict) -> dict[str, str]:
+    """{test set: the first selected experiment that scores its unprocessed input}."""
+    inputs: dict[str, str] = {}
+    for name in selected_experiments(config):
+        exp = config["experiments"][name]
+        if _is_unprocessed(exp):
+            for testset in exp["test_sets"]:
+                inputs.setdefault(testset, name)
+    return inputs
 
 
 def train_settings(config: dict, name: str) -> dict:

@@ -8,7 +8,7 @@ import pytest
 from matplotlib.image import imread
 
 from sepflow.report.plots import plot_metrics
-from sepflow.report.tables import summarize, write_tables
+from sepflow.report.tables import summarize, with_gains, write_tables
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -182,3 +182,38 @@ def test_git_commit_of_this_checkout():
 
     commit = git_commit()
     assert commit == "not a git checkout" or len(commit.split("+")[0]) == 40
+
+
+def test_gains_are_paired_differences_to_the_input_row_item_by_item():
+    noisy = pd.DataFrame({"id": ["a", "b", "c"], "pesq_wb": [1.0, 2.0, 3.0], "stoi": [0.5, 0.6, 0.7]})
+    # Rows in another order and one failed item: gains follow the ids, the failure stays NaN.
+    model = pd.DataFrame({"id": ["c", "a", "b"], "pesq_wb": [3.5, 1.5, np.nan], "stoi": [0.71, 0.52, 0.6]})
+    frames = with_gains({("noisy", "t"): noisy, ("model", "t"): model}, {"t": "noisy"})
+    gains = frames[("model", "t")]
+    assert list(gains.columns) == ["id", "pesq_wb", "pesq_wb_gain", "stoi", "stoi_gain"]
+    assert gains["pesq_wb_gain"].tolist()[:2] == [0.5, 0.5] and np.isnan(gains["pesq_wb_gain"].iloc[2])
+    assert gains["stoi_gain"].tolist() == pytest.approx([0.01, 0.02, 0.0])
+    row = summarize(frames).iloc[1]
+    assert row["pesq_wb_gain_mean"] == pytest.approx(0.5) and row["pesq_wb_gain_failed"] == 1
+    assert summarize(frames).iloc[0]["stoi_gain_mean"] == 0.0  # the input against itself
+
+
+def test_a_gain_interval_excludes_zero_where_the_means_intervals_overlap():
+    rng = np.random.default_rng(0)
+    base = rng.uniform(1.0, 3.0, 30)  # items differ a lot; the model adds 0.1 to each, +-0.02
+    ids = [f"i{k}" for k in range(30)]
+    frames = {
+        ("noisy", "t"): pd.DataFrame({"id": ids, "pesq_wb": base}),
+        ("model", "t"): pd.DataFrame({"id": ids, "pesq_wb": base + 0.1 + rng.normal(0, 0.02, 30)}),
+    }
+    noisy, model = summarize(with_gains(frames, {"t": "noisy"})).to_dict("records")
+    assert model["pesq_wb_mean"] - model["pesq_wb_ci95"] < noisy["pesq_wb_mean"] + noisy["pesq_wb_ci95"]
+    assert model["pesq_wb_gain_mean"] - model["pesq_wb_gain_ci95"] > 0
+
+
+def test_gains_need_every_item_in_the_input_row_and_an_input_to_compare_with():
+    noisy = pd.DataFrame({"id": ["a"], "pesq_wb": [1.0]})
+    model = pd.DataFrame({"id": ["a", "b"], "pesq_wb": [1.5, 2.0]})
+    with pytest.raises(ValueError, match=r"model on t has items its input row lacks: \['b'\]"):
+        with_gains({("noisy", "t"): noisy, ("model", "t"): model}, {"t": "noisy"})
+    assert "pesq_wb_gain" not in with_gains({("model", "t"): model}, {})[("model", "t")]

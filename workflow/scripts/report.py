@@ -3,6 +3,7 @@ paths, then build the report (tables, figures, index.html)."""
 
 from pathlib import Path
 
+from sepflow.config import input_experiments
 from sepflow.data.manifest import read_manifest
 from sepflow.infer.speed import model_facts
 from sepflow.metrics.evaluate import manifest_items
@@ -43,4 +44,5 @@ with stage(snakemake):
         examples=examples,
         provenance=provenance,
         run=run,
+        inputs=input_experiments(snakemake.config),
     )

@@ -8,6 +8,7 @@ rebuilt from a results folder without Snakemake:
 - histories: {experiment: train/history.csv}
 - examples: {test set: Examples} (a few items' audio paths, for spectrograms and players)
 - provenance: {test set: {what: how}} printed under each table
+- inputs: {test set: experiment} whose rows are the unprocessed input (for the gain columns)
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from sepflow.errors import SepflowError
 from sepflow.files import write_atomic
 from sepflow.report.html import Section, render_page, wav_uri
 from sepflow.report.plots import plot_bars, plot_distributions, plot_metrics, plot_spectrograms, plot_training
-from sepflow.report.tables import by_testset, readable_table, summarize, testset_slug, write_tables
+from sepflow.report.tables import by_testset, readable_table, summarize, testset_slug, with_gains, write_tables
 
 PLOTTED = ("pesq_wb", "pesq", "stoi", "estoi", "si_snr_i", "dnsmos_ovrl", "sdr", "si_sdr", "si_sdr_i")
 """Metrics drawn in the figures (those a test set has); the tables show every metric."""
@@ -96,10 +97,11 @@ def build_report(
     examples: dict[str, Examples] | None = None,
     provenance: dict[str, dict[str, str]] | None = None,
     run: dict[str, str] | None = None,
+    inputs: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """Write summary.csv/.md, tables/, plots/, metrics.png and index.html; return the summary."""
     out_dir = Path(out_dir)
-    frames = _read_frames(metrics_csvs)
+    frames = with_gains(_read_frames(metrics_csvs), inputs or {})
     summary = with_model_facts(summarize(frames), model_facts or {})
     write_tables(summary, out_dir)
     plot_metrics(

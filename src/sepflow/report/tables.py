@@ -27,6 +27,8 @@ LABELS = {
     "si_snr_noisy": "input SI-SNR (dB)",
     "si_snr_input": "input SI-SNR (dB)",
     "si_snr_i": "SI-SNRi (dB)",
+    "pesq_wb_gain": "PESQ wb gain",
+    "stoi_gain": "STOI gain",
     "csig": "CSIG",
     "cbak": "CBAK",
     "covl": "COVL",
@@ -68,6 +70,33 @@ def _by_source(frame: pd.DataFrame) -> list[tuple[str | None, pd.DataFrame]]:
     if "source" not in frame:
         return [(None, frame)]
     return [(source, part) for source, part in frame.groupby("source", sort=False)]
+
+
+GAINS = ("pesq_wb", "stoi")
+"""Metrics whose per-item change over the unprocessed input is tabulated as `{metric}_gain`
+(SI-SNR has its own, `si_snr_i`): a paired difference, so its interval says whether a
+model helps, which two overlapping intervals of the means cannot."""
+
+
+def with_gains(frames: dict[tuple[str, str], pd.DataFrame], inputs: dict[str, str]) -> dict:
+    """Each frame with `{metric}_gain` beside `{metric}`, item by item against the frame of
+    its test set's unprocessed input (`inputs`: {test set: experiment}); frames of test sets
+    without an input, or without the metric, are returned as they are."""
+    out = {}
+    for (experiment, testset), frame in frames.items():
+        base = frames.get((inputs.get(testset), testset))
+        gains = [m for m in GAINS if m in frame and base is not None and m in base]
+        if gains:
+            keys = [k for k in ("id", "source") if k in frame]
+            aligned = frame[keys].merge(base[keys + gains], on=keys, how="left", validate="one_to_one", indicator=True)
+            if (aligned["_merge"] != "both").any():
+                missing = aligned.loc[aligned["_merge"] != "both", "id"].tolist()[:3]
+                raise ValueError(f"{experiment} on {testset} has items its input row lacks: {missing}")
+            frame = frame.copy()
+            for metric in gains:
+                frame.insert(frame.columns.get_loc(metric) + 1, f"{metric}_gain", frame[metric] - aligned[metric])
+        out[(experiment, testset)] = frame
+    return out
 
 
 def summarize(frames: dict[tuple[str, str], pd.DataFrame]) -> pd.DataFrame:
