@@ -36,6 +36,7 @@ from sepflow.losses import build_loss
 from sepflow.losses.metrics import batch_si_snr
 from sepflow.models import as_sources, build_model, count_parameters
 from sepflow.models.checkpoint import atomic_save, model_checkpoint
+from sepflow.train.examples import ValidationExamples
 from sepflow.train.history import format_row, write_history_csv
 from sepflow.train.recipe import Recipe
 from sepflow.train.steps import build_step, flat_sources
@@ -177,10 +178,13 @@ def train(
         )
     if state["step"] and state["stale"] >= recipe.early_stop > 0:
         log(f"{tag} stopped early before; nothing to do.")
-    writer = (
-        SummaryWriter(str(out_dir / "tensorboard"), purge_step=state["step"] or None)
+    writer = (  # TensorBoard drops the events an interrupted run wrote after its saved step
+        SummaryWriter(str(out_dir / "tensorboard"), purge_step=state["step"] + 1 if state["step"] else None)
         if accelerator.is_main_process
         else None
+    )
+    examples = (
+        ValidationExamples(data.valid, data.sources, data.sample_rate, recipe.examples) if writer is not None else None
     )
     sampler = StepBatches(
         len(data.train),
@@ -277,6 +281,7 @@ def train(
                 if writer is not None:
                     for key in ("train_loss", "valid_loss", "valid_si_snr", "lr"):
                         writer.add_scalar(key, row[key], step)
+                    examples.write(writer, eval_model, step, accelerator.device)
                     writer.flush()
                 log(f"{tag} {format_row(row, recipe.steps)}{'  *best' if state['stale'] == 0 else ''}")
             if stop:

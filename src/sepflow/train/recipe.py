@@ -23,6 +23,7 @@ class Recipe:
     clip_grad: float = 5.0  # max gradient norm; 0 disables clipping
     valid_every: int = 100  # steps between validations (and checkpoints)
     valid_items: int = 0  # 0: the whole validation split
+    examples: int = 3  # validation items written to TensorBoard as audio + spectrograms; 0 none
     lr_factor: float = 0.5  # ReduceLROnPlateau on the validation loss
     lr_patience: int = 2  # validations without improvement before the LR drops
     early_stop: int = 0  # validations without improvement before stopping; 0 never
@@ -52,6 +53,10 @@ class Recipe:
                 f"{where}.batch_size {recipe.batch_size} is the global batch and must divide "
                 f"evenly among {where}.processes = {recipe.processes}"
             )
+        if isinstance(recipe.examples, bool) or not isinstance(recipe.examples, int) or recipe.examples < 0:
+            raise SepflowError(
+                f"{where}.examples must be a whole number of validation items, 0 for none, got {recipe.examples!r}"
+            )
         if recipe.segment <= 0 or recipe.lr <= 0:
             raise SepflowError(f"{where}: segment and lr must be positive")
         if "name" not in recipe.loss:
@@ -63,13 +68,14 @@ class Recipe:
     def fingerprint(self, model: str, model_args: dict, data: str) -> str:
         """What a resumed run must share with the run it continues: the model, its arguments,
         the data it learns from (a content hash) and all of the recipe but the step budget,
-        the logging/early-stop knobs and the number of processes, which may change between
-        runs (the global batch and its items do not depend on the processes, and results
-        agree within float tolerance: tests/unit/test_distributed.py)."""
+        the logging/early-stop knobs (TensorBoard examples included) and the number of
+        processes, which may change between runs (the global batch and its items do not
+        depend on the processes, and results agree within float tolerance:
+        tests/unit/test_distributed.py)."""
         keep = {
             k: v
             for k, v in dataclasses.asdict(self).items()
-            if k not in ("steps", "early_stop", "log_every", "num_workers", "processes")
+            if k not in ("steps", "early_stop", "log_every", "examples", "num_workers", "processes")
         }
         blob = json.dumps(
             {"model": model, "args": model_args, "recipe": keep, "data": data}, sort_keys=True, default=list
