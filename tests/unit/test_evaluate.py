@@ -3,16 +3,21 @@ each kind of bad file, the same result in parallel."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from sepflow.audio import read_audio, write_audio
 from sepflow.errors import SepflowError
 from sepflow.metrics.evaluate import evaluate_items, write_metrics_csv
+from sepflow.metrics.tasks import LIBRARY_LOADERS, METRIC_SETS
 
 SR = 16000
 
@@ -61,6 +66,44 @@ def test_evaluate_in_parallel_matches_serial(paired_items):
         evaluate_items(items, "speech", SR, workers=1),
         evaluate_items(items, "speech", SR, workers=2),
     )
+
+
+_loaded_in: list[int] = []  # the process that ran the probe's library loader
+
+
+def _probe_rows(references, estimates, mixture, sample_rate) -> list[dict]:
+    """A metric set that reports where it runs, how many threads the numerical libraries may
+    use there, and which process loaded its libraries (a forked worker inherits the list)."""
+    threads = max(pool["num_threads"] for pool in threadpool_info())
+    return [{"pid": os.getpid(), "threads": threads, "loaded_in": _loaded_in[-1] if _loaded_in else None}]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_workers_run_on_one_thread_with_libraries_loaded_by_the_caller_whose_threads_come_back(
+    paired_items, monkeypatch, workers
+):
+    monkeypatch.setitem(METRIC_SETS, "probe", _probe_rows)
+    monkeypatch.setitem(LIBRARY_LOADERS, "probe", lambda: _loaded_in.append(os.getpid()))
+    items, _ = paired_items
+    with threadpool_limits(limits=2):
+        rows = evaluate_items(items, "probe", SR, workers=workers)
+        after = {pool["num_threads"] for pool in threadpool_info()}
+    assert (os.getpid() not in set(rows["pid"])) if workers > 1 else (set(rows["pid"]) == {os.getpid()})
+    assert list(rows["threads"]) == [1] * len(items)
+    assert list(rows["loaded_in"]) == [os.getpid()] * len(items)
+    assert after == {2}
+
+
+def test_dnsmos_libraries_are_loaded_before_the_workers_fork_only_when_dnsmos_is_asked_for():
+    """In a fresh interpreter: librosa loads its feature modules lazily, seconds of imports
+    that every forked worker would repeat if the parent had not loaded them."""
+    check = (
+        "import sys; from sepflow.metrics.tasks import LIBRARY_LOADERS as L; name = 'librosa.feature.spectral'; "
+        "L['speech'](dnsmos=False); before = name in sys.modules; L['speech'](dnsmos=True); "
+        "print(before, name in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["False", "True"]
 
 
 def test_a_missing_estimate_is_named(paired_items):

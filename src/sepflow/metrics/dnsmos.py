@@ -11,6 +11,7 @@ Parallelism comes from worker processes (sepflow.metrics.evaluate).
 
 from __future__ import annotations
 
+import importlib
 from importlib.metadata import version
 from pathlib import Path
 
@@ -48,6 +49,14 @@ class _Scorer(_speechmos.DNSMOS):
         self.primary_model_path = str(_MODELS / "sig_bak_ovr.onnx")
         self.onnx_sess = onnxruntime.InferenceSession(self.primary_model_path, options, providers=cpu)
         self.p808_onnx_sess = onnxruntime.InferenceSession(str(_MODELS / "model_v8.onnx"), options, providers=cpu)
+
+
+def load_libraries() -> None:
+    """Import now what the first rating would: speechmos' mel spectrogram is librosa's, which
+    loads its modules lazily, seconds of imports (scipy.signal, numba's cached functions).
+    Evaluation calls this before it forks its workers, so they share them instead of each
+    importing them again."""
+    importlib.import_module("librosa.feature.spectral")
 
 
 def dnsmos(audio: np.ndarray, sample_rate: int) -> dict[str, float]:

@@ -20,12 +20,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from sepflow.audio import read_audio, rms_db
 from sepflow.data.manifest import Manifest, estimate_paths
 from sepflow.errors import SepflowError
 from sepflow.files import write_atomic
-from sepflow.metrics.tasks import METRIC_SETS
+from sepflow.metrics.tasks import LIBRARY_LOADERS, METRIC_SETS
 from sepflow.metrics.threads import single_thread_worker
 
 LENGTH_TOLERANCE_S = 0.01
@@ -35,6 +36,11 @@ SILENCE_DB = -90.0
 """A reference below this RMS level (dBFS) holds no signal to score against."""
 MIN_DURATION_S = 0.25
 """PESQ refuses signals shorter than a quarter of a second."""
+ITEMS_PER_TASK = 1
+"""Items handed to a worker at a time. An item takes 0.1 to 1.5 s of metrics (DNSMOS most of
+it) and passing one to a worker well under a millisecond, so one at a time costs nothing and
+keeps every worker busy to the end, where chunks of several can leave one worker idle while
+another finishes its last chunk."""
 
 
 def _check_length(path: Path, length: int, reference_length: int, tolerance: int, fix: str) -> None:
@@ -124,22 +130,26 @@ def _logged(rows: Iterable[dict], total: int) -> Iterator[dict]:
 
 def evaluate_items(items: Sequence[dict], task: str, sample_rate: int, workers: int = 1, **options) -> pd.DataFrame:
     """The rows of every item (one for speech, one per source for music), in the order of
-    `items`; a process pool when workers > 1, each worker's numerical libraries on one
-    thread. Columns are what the task's metric set gives; `options` go to it (dnsmos=...)."""
+    `items`; a process pool when workers > 1. Every worker, this process too when it is the
+    only one, runs the numerical libraries on one thread: their own thread pools would only
+    fight the other workers (or jobs) for the cores. Columns are what the task's metric set
+    gives; `options` go to it (dnsmos=...)."""
     if task not in METRIC_SETS:
         raise SepflowError(f"no metric set for task {task!r}; known: {sorted(METRIC_SETS)}")
     _check_estimates_exist(items)
     work = partial(_evaluate_item, task=task, sample_rate=sample_rate, options=options)
     workers = min(workers, len(items))
+    if task in LIBRARY_LOADERS:  # here, once, rather than in every forked worker
+        LIBRARY_LOADERS[task](**options)
     if workers > 1:
         pool = ProcessPoolExecutor(workers, mp_context=_pool_context(), initializer=single_thread_worker)
         try:
-            chunksize = max(1, len(items) // (workers * 8))
-            per_item = list(_logged(pool.map(work, items, chunksize=chunksize), len(items)))
+            per_item = list(_logged(pool.map(work, items, chunksize=ITEMS_PER_TASK), len(items)))
         finally:
             pool.shutdown(cancel_futures=True)  # an error stops the queued work too
     else:
-        per_item = list(_logged(map(work, items), len(items)))
+        with threadpool_limits(limits=1):  # as single_thread_worker, until the items are done
+            per_item = list(_logged(map(work, items), len(items)))
     return pd.DataFrame([row for rows in per_item for row in rows])
 
 

@@ -9,10 +9,12 @@ whatever columns the rows have, so a new metric needs no change outside its set.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 
 import numpy as np
 
+from sepflow.metrics import dnsmos as _dnsmos
 from sepflow.metrics.music import music_metrics
 from sepflow.metrics.speech import SPEECH_COLUMNS, speech_metrics
 
@@ -52,3 +54,20 @@ def music_rows(
 
 
 METRIC_SETS: dict[str, Callable[..., Rows]] = {"speech": speech_rows, "music": music_rows}
+
+
+def load_speech_libraries(dnsmos: bool = True) -> None:
+    """What the speech set's first item would import lazily: DNSMOS's librosa modules."""
+    if dnsmos:
+        _dnsmos.load_libraries()
+
+
+def load_music_libraries(**options) -> None:
+    """What the music set's first item would import lazily: museval (musdb, stempeg)."""
+    importlib.import_module("museval")
+
+
+LIBRARY_LOADERS: dict[str, Callable[..., None]] = {"speech": load_speech_libraries, "music": load_music_libraries}
+"""For the sets whose metrics import modules on their first call: called with the set's
+options before evaluation forks its workers, so they share these modules rather than each
+importing them (seconds per worker)."""
