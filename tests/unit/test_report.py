@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
@@ -120,6 +121,20 @@ def test_markdown_per_test_set_has_model_facts_and_only_its_metrics(tmp_path, fr
     music = to_markdown(parts["musdb/test"])
     assert "| vocals" in music and "| 4.50 " in music and "| 6.50 " in music  # median over tracks, dB to 2 decimals
     assert "PESQ" not in music and "Median over tracks." in music
+    assert "source" not in parts["demo_test"] and "source" in parts["musdb/test"]
+
+
+def test_bars_of_a_speech_set_reported_beside_music_are_drawn(tmp_path, frames):
+    """The speech part of a summary that also has music rows once kept an empty source
+    column, and its bar panels came out blank."""
+    from sepflow.report.plots import plot_bars
+    from sepflow.report.tables import by_testset
+
+    music = pd.DataFrame({"id": ["t1", "t1"], "source": ["vocals", "drums"], "sdr": [4.0, 6.0]})
+    parts = dict(by_testset(summarize({**frames, ("unet1d", "musdb/test"): music})))
+    image = imread(plot_bars(parts["demo_test"], ["pesq"], tmp_path / "bars.png"))[..., :3]
+    first_bar = np.array(matplotlib.colormaps["tab10"](0)[:3])  # the first experiment's colour
+    assert (np.abs(image - first_bar).max(axis=-1) < 0.02).sum() > 500
 
 
 def test_bars_training_and_spectrogram_figures_are_pngs(tmp_path, frames):

@@ -199,6 +199,8 @@ def by_testset(summary: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
         # (its cells then say so); one it does not have (its failure count is empty) goes.
         absent = [c.removesuffix("_failed") for c in part if c.endswith("_failed") and part[c].isna().all()]
         empty = [f"{metric}_{stat}" for metric in absent for stat in STATISTICS if f"{metric}_{stat}" in part]
+        if "source" in part and part["source"].isna().all():  # a speech set beside music ones
+            empty.append("source")
         parts.append((testset, part.drop(columns=empty).reset_index(drop=True)))
     return parts
 
