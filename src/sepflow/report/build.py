@@ -26,8 +26,20 @@ from sepflow.report.html import Section, render_page, wav_uri
 from sepflow.report.plots import plot_bars, plot_distributions, plot_metrics, plot_spectrograms, plot_training
 from sepflow.report.tables import by_testset, readable_table, summarize, testset_slug, with_gains, write_tables
 
-PLOTTED = ("pesq_wb", "pesq", "stoi", "estoi", "si_snr_i", "dnsmos_ovrl", "sdr", "si_sdr", "si_sdr_i")
-"""Metrics drawn in the figures (those a test set has); the tables show every metric."""
+PLOTTED = (
+    "pesq_wb",
+    "pesq_wb_gain",
+    "pesq",
+    "stoi",
+    "stoi_gain",
+    "si_snr_i",
+    "estoi",
+    "dnsmos_ovrl",
+    "sdr",
+    "si_sdr",
+    "si_sdr_i",
+)
+"""Metrics drawn in the figures (those a test set has values of); the tables show every metric."""
 AUDIO_SECONDS = 4.0
 """Audio examples are cut to this length to keep the page small."""
 
@@ -113,7 +125,7 @@ def build_report(
     sections = []
     for testset, part in by_testset(summary):
         slug = testset_slug(testset)
-        metrics = [m for m in PLOTTED if f"{m}_mean" in part]
+        metrics = [m for m in PLOTTED if f"{m}_mean" in part and part[f"{m}_mean"].notna().any()]
         table, note = readable_table(part)
         section = Section(testset, table, note, (provenance or {}).get(testset, {}))
         if metrics:
