@@ -7,11 +7,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from snakemake_runs import TINY, snakemake, write_config
 
 from sepflow.audio import mix_at_snr, write_audio
 from sepflow.data.manifest import paired_manifest, write_manifest
 
 SR = 16000
+
+
+def quiet(_line: str) -> None:
+    """A `log=` that prints nothing."""
 
 
 @pytest.fixture(autouse=True)
@@ -43,10 +48,8 @@ def make_paired_split(root: Path, split: str, n: int, seed: int, seconds=(0.6, 1
     return root / split
 
 
-@pytest.fixture
-def toy_data(tmp_path) -> Path:
+def write_toy_data(data: Path) -> Path:
     """A data folder with a tiny paired dataset `toy` (train/valid/test) and its manifests."""
-    data = tmp_path / "data"
     audio = data / "audio" / "toy"
     for split, n, seed in (("train", 12, 1), ("valid", 3, 2), ("test", 4, 3)):
         make_paired_split(audio, split, n, seed)
@@ -54,6 +57,11 @@ def toy_data(tmp_path) -> Path:
             paired_manifest(audio / split, data, "toy", split, SR), data / "manifests" / "toy" / f"{split}.json"
         )
     return data
+
+
+@pytest.fixture
+def toy_data(tmp_path) -> Path:
+    return write_toy_data(tmp_path / "data")
 
 
 PESQ_DIR = Path(__file__).resolve().parent / "data" / "pesq"
@@ -67,3 +75,23 @@ def pesq_pair() -> tuple[np.ndarray, np.ndarray]:
     clean, _ = read_audio(PESQ_DIR / "speech.wav", expected_sr=SR)
     noisy, _ = read_audio(PESQ_DIR / "speech_bab_0dB.wav", expected_sr=SR)
     return clean[0], noisy[0]
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    """The tiny preset run to its report by real Snakemake, once for every test that reads it.
+    Tests that change the folder put it back as they found it (ending at "Nothing to be done")."""
+    workdir = tmp_path_factory.mktemp("tiny")
+    write_config(workdir, TINY)
+    snakemake(workdir)
+    return workdir
+
+
+@pytest.fixture()
+def server(tmp_path):
+    """A local HTTP server on 127.0.0.1 with Range support, serving tmp_path/www (created empty)."""
+    from local_http import LocalServer  # beside the unit tests that use it
+
+    with LocalServer(tmp_path / "www") as srv:
+        srv.root.mkdir(parents=True)
+        yield srv

@@ -11,21 +11,16 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+TINY = yaml.safe_load((REPO / "config" / "tiny.yaml").read_text())  # the tiny preset, as users run it
+
+
+def snakemake_command(workdir: Path, *args: str) -> list[str]:
+    """The repository's workflow run in `workdir`, with `args`."""
+    return [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "-d", str(workdir), *args]
 
 
 def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    cmd = [
-        str(SNAKEMAKE),
-        "-s",
-        str(REPO / "Snakefile"),
-        "-d",
-        str(workdir),
-        "--cores",
-        "2",
-        "--resources",
-        "gpu=1",
-        *args,
-    ]
+    cmd = snakemake_command(workdir, "--cores", "2", "--resources", "gpu=1", *args)
     proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=900)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")

@@ -14,7 +14,7 @@ import shutil
 
 import pytest
 import yaml
-from snakemake_runs import REPO, snakemake, write_config
+from snakemake_runs import REPO, TINY, snakemake, write_config
 
 from sepflow.config import (
     check_config,
@@ -27,7 +27,6 @@ from sepflow.config import (
 from sepflow.data.demo.settings import SUPPORTED_SAMPLE_RATES
 from sepflow.errors import SepflowError
 
-TINY = yaml.safe_load((REPO / "config" / "tiny.yaml").read_text())
 MUSIC = {"recipe": "musdb", "sample_rate": 44100, "variant": "preview"}
 
 

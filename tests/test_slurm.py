@@ -22,10 +22,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from test_workflow import TINY
+from snakemake_runs import REPO, TINY, snakemake_command, write_config
 
-REPO = Path(__file__).resolve().parents[1]
-SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 PACKAGES = ["slurmctld", "slurmd", "slurm-client", "munge"]
 COMMANDS = ["munged", "mungekey", "slurmctld", "slurmd", "sbatch", "srun", "squeue", "scontrol", "scancel"]
 NODE = "node1"
@@ -247,18 +245,9 @@ def cluster_run(slurm, tmp_path_factory):
     config["device"] = "auto"  # on a cluster: ask for a GPU, use CUDA if the node has it
     config["experiments"] = {name: config["experiments"][name] for name in ("noisy", "tiny")}
     config["experiments"]["tiny"]["train"].update(steps=STEPS, valid_every=STEPS // 2, log_every=5)
-    (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    write_config(workdir, config)
     profile = cluster_profile(workdir / "profile")
-    cmd = [
-        str(SNAKEMAKE),
-        "-s",
-        str(REPO / "Snakefile"),
-        "-d",
-        str(workdir),
-        "--profile",
-        str(workdir / "profile"),
-        "--verbose",
-    ]
+    cmd = snakemake_command(workdir, "--profile", str(workdir / "profile"), "--verbose")
     started = time.monotonic()
     with open(workdir / "snakemake.log", "w") as out:
         proc = subprocess.Popen(cmd, cwd=workdir, env=slurm, stdout=out, stderr=subprocess.STDOUT)

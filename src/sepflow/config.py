@@ -23,7 +23,7 @@ from sepflow.data.demo.settings import SUPPORTED_SAMPLE_RATES
 from sepflow.data.manifest import MUSIC_SOURCES, SPEECH_SOURCES
 from sepflow.data.recipes import RECIPES, dataset_splits, get_recipe
 from sepflow.errors import SepflowError
-from sepflow.infer.baselines import BASELINES
+from sepflow.infer.baselines import BASELINES, UNPROCESSED
 from sepflow.losses import LOSSES
 from sepflow.models import MODELS, model_class
 from sepflow.train.recipe import Recipe
@@ -276,10 +276,6 @@ def _check_split(config: dict, dataset: str, split: str, where: str) -> None:
             f"{where}: {dataset}/{split} is a pool of single files for on-the-fly mixing, with no "
             f"references to train or score against; use one of {usable}"
         )
-
-
-UNPROCESSED = ("noisy", "mixture")
-"""Baselines that pass the input through: the row every model's gain is measured against."""
 
 
 def _is_unprocessed(exp: dict) -> bool:

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import write_toy_data
 from torch import nn
 
 from sepflow.audio import read_audio
@@ -39,9 +40,11 @@ class Masker(nn.Module):
         return masks.view(batch, self.sources, channels, time) * x[:, None]
 
 
-@pytest.fixture(autouse=True)
-def _masker_registered(monkeypatch):
-    monkeypatch.setitem(MODELS, "masker", f"{__name__}:Masker")
+@pytest.fixture(autouse=True, scope="module")
+def _masker_registered():
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(MODELS, "masker", f"{__name__}:Masker")
+        yield
 
 
 RECIPE = Recipe.from_config(
@@ -97,8 +100,21 @@ def _train_enhance_evaluate(data: Path, dataset: str, valid: str, test: str, arg
     return best, test_set, metrics
 
 
-def test_music_stems_train_separate_and_evaluate(music_data, tmp_path):
-    best, test_set, metrics = _train_enhance_evaluate(music_data, "music", "test", "test", {}, tmp_path)
+@pytest.fixture(scope="module")
+def music_run(music_data, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("music_run")
+    return (*_train_enhance_evaluate(music_data, "music", "test", "test", {}, folder), folder)
+
+
+@pytest.fixture(scope="module")
+def speech_run(tmp_path_factory):
+    data = write_toy_data(tmp_path_factory.mktemp("toy") / "data")
+    folder = tmp_path_factory.mktemp("speech_run")
+    return (*_train_enhance_evaluate(data, "toy", "valid", "test", {"sources": 1, "channels": 1}, folder), folder)
+
+
+def test_music_stems_train_separate_and_evaluate(music_run):
+    best, test_set, metrics, folder = music_run
     assert (best["task"], best["sources"], best["channels"], best["sample_rate"]) == (
         "music",
         list(MUSIC_SOURCES),
@@ -107,8 +123,8 @@ def test_music_stems_train_separate_and_evaluate(music_data, tmp_path):
     )
     for item in test_set.items:
         mixture, _ = read_audio(test_set.mixture_path(item))
-        paths = estimate_paths(tmp_path / "enhanced", item["id"], test_set.sources)
-        assert [p.relative_to(tmp_path / "enhanced").as_posix() for p in paths.values()] == [
+        paths = estimate_paths(folder / "enhanced", item["id"], test_set.sources)
+        assert [p.relative_to(folder / "enhanced").as_posix() for p in paths.values()] == [
             f"{item['id']}/{source}.wav" for source in MUSIC_SOURCES
         ]
         for path in paths.values():
@@ -118,23 +134,20 @@ def test_music_stems_train_separate_and_evaluate(music_data, tmp_path):
     assert "speech" not in set(metrics["source"])
 
 
-def test_paired_speech_goes_through_the_same_functions(toy_data, tmp_path):
-    best, test_set, metrics = _train_enhance_evaluate(
-        toy_data, "toy", "valid", "test", {"sources": 1, "channels": 1}, tmp_path
-    )
+def test_paired_speech_goes_through_the_same_functions(speech_run):
+    best, test_set, metrics, folder = speech_run
     assert (best["task"], best["sources"], best["channels"]) == ("speech", ["speech"], 1)
-    assert sorted(p.name for p in (tmp_path / "enhanced").iterdir()) == [f"{it['id']}.wav" for it in test_set.items]
+    assert sorted(p.name for p in (folder / "enhanced").iterdir()) == [f"{it['id']}.wav" for it in test_set.items]
     assert len(metrics) == len(test_set.items) and "source" not in metrics
     assert np.isfinite(metrics["si_snr"]).all()
 
 
-def test_one_report_for_both_tasks(music_data, toy_data, tmp_path):
-    _, _, music = _train_enhance_evaluate(music_data, "music", "test", "test", {}, tmp_path / "m")
-    _, _, speech = _train_enhance_evaluate(
-        toy_data, "toy", "valid", "test", {"sources": 1, "channels": 1}, tmp_path / "s"
-    )
+def test_one_report_for_both_tasks(music_run, speech_run, tmp_path):
     summary = build_report(
-        {("masker", "music/test"): tmp_path / "m/metrics.csv", ("masker", "toy/test"): tmp_path / "s/metrics.csv"},
+        {
+            ("masker", "music/test"): music_run[-1] / "metrics.csv",
+            ("masker", "toy/test"): speech_run[-1] / "metrics.csv",
+        },
         tmp_path / "report",
     )
     music_rows = summary[summary["testset"] == "music/test"]
@@ -150,7 +163,8 @@ def test_chunked_separation_equals_whole_for_any_shape(length, channels):
     torch.manual_seed(0)
     model = Masker(sources=4, channels=channels, kernel=1).eval()
     audio = np.random.default_rng(0).normal(size=(channels, length)).astype(np.float32)
-    whole = separate(model, audio, 4, channels, chunk=length + 1, overlap=0)
+    with torch.no_grad():
+        whole = model(torch.from_numpy(audio)[None])[0].numpy()  # the model on the whole signal at once
     chunked = separate(model, audio, 4, channels, chunk=1_000, overlap=250)
     assert whole.shape == chunked.shape == (4, channels, length)
     np.testing.assert_allclose(chunked, whole, atol=1e-6)

@@ -11,9 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import SR, make_paired_split
+from conftest import write_toy_data
 
-from sepflow.data.manifest import paired_manifest, write_manifest
 from sepflow.errors import SepflowError
 from sepflow.train.launch import launch_command, train_job
 from sepflow.train.recipe import Recipe
@@ -39,14 +38,7 @@ RTOL, ATOL = 1e-4, 1e-6  # 2 x (batch / 2) against 1 x batch after 4 Adam steps
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     """The toy_data fixture's paired dataset (3 validation items: an odd share per rank)."""
-    root = tmp_path_factory.mktemp("dist") / "data"
-    for split, n, seed in (("train", 12, 1), ("valid", 3, 2)):
-        make_paired_split(root / "audio/toy", split, n, seed)
-        write_manifest(
-            paired_manifest(root / "audio/toy" / split, root, "toy", split, SR),
-            root / "manifests/toy" / f"{split}.json",
-        )
-    return root
+    return write_toy_data(tmp_path_factory.mktemp("dist") / "data")
 
 
 def job(data, out_dir, **train):
@@ -102,7 +94,7 @@ def test_two_processes_equal_one_with_the_same_global_batch(runs):
         worst = max(worst, (a - b).abs().max().item())
     print(f"max |w_2proc - w_1proc| after 4 steps: {worst:.3g}")
     rows_one, rows_two = history(root / "one"), history(root / "two")
-    assert [r["step"] for r in rows_two] == [2, 4]
+    assert [r["step"] for r in rows_one] == [r["step"] for r in rows_two] == [2, 4]
     for a, b in zip(rows_one, rows_two):
         np.testing.assert_allclose([b[k] for k in sorted(b)], [a[k] for k in sorted(a)], rtol=RTOL, atol=ATOL)
 
@@ -157,7 +149,9 @@ def test_interrupted_two_process_run_saves_once_and_resumes_exactly(data, tmp_pa
     assert [line for line in lines if "interrupted at step" in line] == [
         f"[dist] interrupted at step {stopped}; state saved to {tmp_path / 'resumed/last.pt'}, rerun to resume."
     ]
-    train_job(job(data, tmp_path / "resumed", processes=2, steps=stopped + 1), log=lambda line: None)
+    resumed_log = []
+    train_job(job(data, tmp_path / "resumed", processes=2, steps=stopped + 1), log=resumed_log.append)
+    assert any("resuming from" in line and f"at step {stopped}" in line for line in resumed_log), resumed_log
     train_job(job(data, tmp_path / "straight", processes=2, steps=stopped + 1), log=lambda line: None)
     resumed, straight = state(tmp_path / "resumed"), state(tmp_path / "straight")
     for name, weights in straight["model_state"].items():

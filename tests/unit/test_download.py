@@ -7,7 +7,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from local_http import LocalServer
+from conftest import quiet
 
 from sepflow.data.download import Remote, fetch
 from sepflow.errors import SepflowError
@@ -19,16 +19,6 @@ def make_zip(path: Path, n_files: int = 40) -> bytes:
         for i in range(n_files):
             z.writestr(f"clean_testset_wav/p232_{i:03d}.wav", bytes([i % 251]) * 10000)
     return path.read_bytes()
-
-
-@pytest.fixture()
-def server(tmp_path):
-    with LocalServer(tmp_path / "www") as srv:
-        yield srv
-
-
-def quiet(_):
-    pass
 
 
 def test_full_download_verified_by_md5_and_sha256(server, tmp_path):
@@ -77,7 +67,6 @@ def test_html_page_where_a_zip_was_expected(server, tmp_path):
     with pytest.raises(SepflowError, match="HTML page"):
         fetch(Remote(server.url + "a.zip"), tmp_path / "raw", quiet)
     # served with a binary content type, the body is still recognised as a web page
-    (server.root).mkdir(parents=True, exist_ok=True)
     (server.root / "b.zip").write_bytes(b"<!DOCTYPE html>\n<html><body>moved</body></html>")
     with pytest.raises(SepflowError, match="HTML page"):
         fetch(Remote(server.url + "b.zip"), tmp_path / "raw", quiet)
@@ -117,7 +106,6 @@ def test_server_without_ranges_restarts_the_file(server, tmp_path):
 
 
 def test_missing_file_is_not_retried_and_a_dead_host_is_retried_then_reported(server, tmp_path):
-    server.root.mkdir(parents=True)
     with pytest.raises(SepflowError, match="answered 404"):
         fetch(Remote(server.url + "none.zip"), tmp_path / "raw", quiet)
     assert len(server.requests) == 1

@@ -22,18 +22,13 @@ from sepflow.metrics.tasks import LIBRARY_LOADERS, METRIC_SETS
 SR = 16000
 
 
-@pytest.fixture(scope="module")
-def reference_pair(pesq_pair) -> tuple[np.ndarray, np.ndarray]:
-    return pesq_pair
-
-
 # --- evaluating a folder ------------------------------------------------------------------
 
 
 @pytest.fixture()
-def paired_items(tmp_path, reference_pair) -> tuple[list[dict], Path]:
+def paired_items(tmp_path, pesq_pair) -> tuple[list[dict], Path]:
     """Four overlapping 1.5 s items cut from the PESQ pair, with estimates at half the noise."""
-    clean, noisy = reference_pair
+    clean, noisy = pesq_pair
     enhanced_dir = tmp_path / "enhanced"
     items = []
     for k in range(4):

@@ -7,13 +7,10 @@ import tarfile
 import zipfile
 
 import pytest
+from conftest import quiet
 
 from sepflow.data.extract import MARKER, extract
 from sepflow.errors import SepflowError
-
-
-def quiet(_):
-    pass
 
 
 def test_zip_and_tar_unpack_with_a_marker(tmp_path):

@@ -8,24 +8,13 @@ import types
 
 import pytest
 import torch
-from local_http import LocalServer
+from conftest import quiet
 
 from sepflow.errors import SepflowError
 from sepflow.models.demucs import Demucs
 from sepflow.models.pretrained import RELEASED, Released, released_checkpoint
 
 ARGS = {"hidden": 8, "depth": 3}
-
-
-def quiet(_):
-    pass
-
-
-@pytest.fixture()
-def server(tmp_path):
-    with LocalServer(tmp_path / "www") as srv:
-        srv.root.mkdir(parents=True)
-        yield srv
 
 
 def denoiser_package(state: dict) -> dict:

@@ -16,14 +16,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from local_http import LocalServer
+from conftest import quiet
 
 from sepflow.data.recipes import build_manifest, dataset_splits, dns, get_recipe, musan, musdb, rirs, vctk_demand
 from sepflow.errors import SepflowError
-
-
-def quiet(_):
-    pass
 
 
 def wav_bytes(sr: int, seconds: float, channels: int = 1, seed: int = 0) -> bytes:
@@ -39,12 +35,6 @@ def make_zip(path: Path, files: dict[str, bytes]) -> bytes:
         for name, data in files.items():
             z.writestr(name, data)
     return path.read_bytes()
-
-
-@pytest.fixture()
-def server(tmp_path):
-    with LocalServer(tmp_path / "www") as srv:
-        yield srv
 
 
 def run_recipe(recipe, cfg, tmp_path, name):
@@ -131,7 +121,6 @@ def test_musan_parts_become_pools(server, tmp_path, monkeypatch):
         (src / "musan" / rel).parent.mkdir(parents=True, exist_ok=True)
         (src / "musan" / rel).write_bytes(wav_bytes(16000, 0.2))
     (src / "musan/noise/free-sound/ANNOTATIONS").write_text("x\n")
-    server.root.mkdir(parents=True)
     with tarfile.open(server.root / "musan.tar.gz", "w:gz") as t:
         t.add(src / "musan", arcname="musan")
     cfg = {"sample_rate": 16000, "mirror": server.url, "parts": ["noise", "music"]}

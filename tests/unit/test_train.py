@@ -175,7 +175,9 @@ def test_a_gan_step_runs_through_the_same_loop_and_resumes_exactly(toy_data, tmp
 
     with pytest.raises(KeyboardInterrupt):
         train("semamba", args, r, toy(toy_data, r), tmp_path / "resumed", device="cpu", log=stop_at_step_3)
-    train("semamba", args, r, toy(toy_data, r), tmp_path / "resumed", device="cpu", log=lambda line: None)
+    resumed_log = []
+    train("semamba", args, r, toy(toy_data, r), tmp_path / "resumed", device="cpu", log=resumed_log.append)
+    assert any("resuming from" in line and "at step 3" in line for line in resumed_log), resumed_log
     a = torch.load(tmp_path / "straight/last.pt", weights_only=True)
     b = torch.load(tmp_path / "resumed/last.pt", weights_only=True)
     assert a["step"] == b["step"] == 4

@@ -56,6 +56,9 @@ BASELINES: dict[str, Callable[..., Separator]] = {
     "oracle_irm": OracleIRM,
 }
 
+UNPROCESSED = tuple(name for name, make in BASELINES.items() if make is mixture)
+"""Baselines that pass the input through: the row every model's gain is measured against."""
+
 
 def build_baseline(name: str, sample_rate: int, sources: tuple[str, ...], **args) -> Separator:
     if name not in BASELINES:
