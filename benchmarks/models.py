@@ -36,7 +36,7 @@ STREAMERS = {"demucs dns48 causal": DemucsStreamer, "tcm_unet": TCMUNetStreamer}
 
 def streaming_times(streamer, audio: torch.Tensor) -> tuple[float, float, int]:
     """(median ms per hop, streaming real-time factor, hop in samples), one hop per call."""
-    hop = getattr(streamer, "stride", None) or streamer.hop
+    hop = streamer.hop
     first = getattr(streamer, "first_hop", hop)
     streamer.feed(audio[:, :first])
     per_hop, pos = [], first

@@ -21,11 +21,11 @@ from tabulate import tabulate
 
 from sepflow.data.demo.music import MUSIC_SAMPLE_RATE as SR
 from sepflow.data.demo.music import synthesize_music
+from sepflow.data.manifest import MUSIC_SOURCES
 from sepflow.infer.separation_baselines import mixture_baseline
 from sepflow.infer.speed import seconds_per_second
 from sepflow.metrics.music import music_metrics
 from sepflow.models import build_model, count_parameters
-from sepflow.models.unet1d import MUSIC_SOURCES
 
 CONFIGS = {
     "unet1d demo (basis 64, hidden 32, depth 4)": {},

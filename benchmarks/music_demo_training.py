@@ -21,10 +21,10 @@ import torch
 from tabulate import tabulate
 
 from sepflow.data.demo.music import synthesize_music
+from sepflow.data.manifest import MUSIC_SOURCES
 from sepflow.infer.separation_baselines import mixture_baseline, oracle_irm
 from sepflow.metrics.music import median_over_tracks, music_metrics
 from sepflow.models import build_model, count_parameters
-from sepflow.models.unet1d import MUSIC_SOURCES
 
 
 def stems_of(track) -> np.ndarray:

@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from sepflow import __version__
+from sepflow.data.resampling import AUDIO_SUFFIXES
 from sepflow.errors import SepflowError
 
-AUDIO_SUFFIXES = (".wav", ".flac")
 USER_ERROR = 2
 
 
@@ -66,6 +66,7 @@ def _streaming_separator(model, ckpt: dict, channel_mode: str, chunk_ms: float) 
     each channel on its own (or the downmix) for a mono model."""
     import torch
 
+    from sepflow.infer.offline import model_batch
     from sepflow.models.streaming import make_streamer, stream
 
     streamer = make_streamer(model.cpu())
@@ -79,17 +80,8 @@ def _streaming_separator(model, ckpt: dict, channel_mode: str, chunk_ms: float) 
     @torch.inference_mode()
     def run(audio: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))
-        if x.shape[0] == model_channels:
-            groups = [x]
-        elif model_channels == 1 and channel_mode == "downmix":
-            groups = [x.mean(0, keepdim=True)]
-        elif model_channels == 1:
-            groups = [x[c : c + 1] for c in range(x.shape[0])]
-        else:
-            raise SepflowError(
-                f"the model takes {model_channels} channels but the audio has {x.shape[0]}; downmix the audio first."
-            )
-        return torch.cat([stream(streamer, g, chunk) for g in groups])[None].numpy()
+        batch, unshape = model_batch(x, model_channels, channel_mode)
+        return unshape(torch.stack([stream(streamer, b, chunk) for b in batch])[:, None]).numpy()
 
     return run
 
@@ -144,7 +136,7 @@ def enhance(args: argparse.Namespace) -> None:
     if root is None and len(sources) == 1 and output.is_dir():
         example = output / Path(args.input).with_suffix(".wav").name
         raise SepflowError(f"{output} is a folder; give the output file's name, e.g. {example}")
-    durations = [audio_info(f).frames / audio_info(f).sample_rate for f in files]
+    durations = [info.frames / info.sample_rate for info in map(audio_info, files)]
     advance, close = _progress(sum(durations), args.quiet)
     try:
         for file, seconds in zip(files, durations):

@@ -348,7 +348,7 @@ def trained_experiments(config: dict) -> list[str]:
 
 
 def pretrained_experiments(config: dict) -> list[str]:
-    return sorted(name for name, exp in config["experiments"].items() if "pretrained" in exp)
+    return sorted(name for name in selected_experiments(config) if "pretrained" in config["experiments"][name])
 
 
 def evaluation_targets(config: dict) -> list[tuple[str, TestSet]]:

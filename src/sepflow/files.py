@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import shutil
+import stat
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -69,9 +70,10 @@ def folder_state(folder: str | os.PathLike) -> dict[str, list[int]]:
     state = {}
     for path in sorted(folder.rglob("*")):
         relative = path.relative_to(folder)
-        if path.is_file() and not any(part.startswith(".") for part in relative.parts):
-            stat = path.stat()
-            state[relative.as_posix()] = [stat.st_size, stat.st_mtime_ns]
+        if not any(part.startswith(".") for part in relative.parts):
+            info = path.stat()
+            if stat.S_ISREG(info.st_mode):
+                state[relative.as_posix()] = [info.st_size, info.st_mtime_ns]
     return state
 
 

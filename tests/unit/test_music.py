@@ -11,10 +11,10 @@ import torch
 musdb = pytest.importorskip("musdb", reason="musdb needs ffmpeg on PATH")
 
 from sepflow.data.demo.music import MUSIC_SAMPLE_RATE, synthesize_music  # noqa: E402
+from sepflow.data.manifest import MUSIC_SOURCES  # noqa: E402
 from sepflow.infer.separation_baselines import mixture_baseline, oracle_irm  # noqa: E402
 from sepflow.metrics.music import median_over_tracks, music_metrics  # noqa: E402
 from sepflow.models import build_model, count_parameters  # noqa: E402
-from sepflow.models.unet1d import MUSIC_SOURCES  # noqa: E402
 
 SR = MUSIC_SAMPLE_RATE
 SECONDS = 1.0  # one museval frame: BSSEval v4 solves a 4096-wide system per track

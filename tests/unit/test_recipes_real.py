@@ -18,6 +18,7 @@ import pytest
 import soundfile as sf
 from conftest import quiet
 
+from sepflow.data.prepare import prepare_dataset
 from sepflow.data.recipes import build_manifest, dataset_splits, dns, get_recipe, musan, musdb, rirs, vctk_demand
 from sepflow.errors import SepflowError
 
@@ -42,8 +43,7 @@ def run_recipe(recipe, cfg, tmp_path, name):
     assert get_recipe(cfg["recipe"]) is recipe
     recipe.check(cfg, f"datasets.{name}")
     raw, audio = tmp_path / "data/raw" / name, tmp_path / "data/audio" / name
-    recipe.download(cfg, raw, quiet)
-    recipe.prepare(cfg, audio, raw_dir=raw, seed=0, workers=2, log=quiet)
+    prepare_dataset(cfg, audio, raw, seed=0, workers=2, log=quiet)
     return raw, audio
 
 

@@ -118,15 +118,8 @@ def train_gpus(wildcards):
 
 
 def train_inputs(wildcards):
-    if wildcards.experiment not in TRAINED:
-        raise WorkflowError(f"experiment {wildcards.experiment!r} has no model to train")
-    data = EXPERIMENTS[wildcards.experiment]["data"]
-    if "mixing" in data:  # pools mixed on the fly; the validation set is drawn from them
-        return {"pools": [manifest_path(*split) for split in training_splits(EXPERIMENTS[wildcards.experiment])]}
-    return {
-        "train": manifest_path(data["dataset"], data["train"]),
-        "valid": manifest_path(data["dataset"], data["valid"]),
-    }
+    """The manifests a training reads: its train and valid splits, or the pools it mixes from."""
+    return [manifest_path(*split) for split in training_splits(EXPERIMENTS[wildcards.experiment])]
 
 
 def enhance_inputs(wildcards):
@@ -146,4 +139,5 @@ def metrics_files():
     return [f"{RESULTS}/{exp}/{ts.dataset}/{ts.split}/metrics.csv" for exp, ts in TARGETS]
 
 
-forget_stale_outputs()
+if workflow.is_main_process:  # not again in each cluster job, which parses this file too
+    forget_stale_outputs()

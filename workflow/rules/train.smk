@@ -8,7 +8,7 @@ rule train_model:
     wildcard_constraints:
         experiment="|".join(TRAINED) or "^$",
     input:
-        unpack(train_inputs),
+        train_inputs,
     output:
         model=f"{RESULTS}/{{experiment}}/model.pt",
     params:

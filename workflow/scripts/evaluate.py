@@ -11,5 +11,5 @@ with stage(snakemake):
         snakemake.input.enhanced,
         snakemake.output[0],
         workers=snakemake.threads,
-        **({"dnsmos": snakemake.params.dnsmos} if manifest.task == "speech" else {}),
+        dnsmos=snakemake.params.dnsmos,  # a speech option; the music set takes none
     )

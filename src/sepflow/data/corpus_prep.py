@@ -5,12 +5,10 @@ bring-your-own-folder recipes."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 
 from sepflow.errors import SepflowError
-
-Log = Callable[[str], None]
 
 
 def require(cfg: dict, where: str, key: str, types: type | tuple[type, ...], choices: Iterable | None = None):

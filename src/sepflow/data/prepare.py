@@ -21,8 +21,8 @@ def prepare_dataset(
 ) -> Path:
     """Prepare one configured dataset (its `recipe` decides how) into `audio_dir`."""
     recipe = get_recipe(cfg["recipe"])
-    if hasattr(recipe, "download"):  # checksummed and resumable; kept in raw_dir between runs
-        recipe.download(cfg, Path(raw_dir), log)
+    if hasattr(recipe, "download") and "local_path" not in cfg:  # a copy the user has is read in place
+        recipe.download(cfg, Path(raw_dir), log)  # checksummed and resumable; kept in raw_dir between runs
     with atomic_folder(audio_dir) as staging:
         recipe.prepare(cfg, staging, raw_dir=Path(raw_dir), seed=seed, workers=workers, log=log)
     return Path(audio_dir)

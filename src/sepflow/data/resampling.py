@@ -1,7 +1,7 @@
 """Preparing a corpus: every file resampled once (soxr) into the prepared folder, in
-parallel over the job's threads, each written atomically. A file already prepared is kept,
-so a preparation cut short continues where it stopped, and a file already 16-bit WAV at the
-right rate is copied as it is. Threads suffice: soundfile and soxr release the GIL.
+parallel over the job's threads; a file already 16-bit WAV at the right rate is copied as
+it is. The folder is a staging folder (`data/prepare.py`), renamed into place only when
+every file is written. Threads suffice: soundfile and soxr release the GIL.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import soundfile as sf
 
 from sepflow.audio import read_audio, resample, write_audio
 from sepflow.errors import SepflowError
-from sepflow.files import atomic_path
 
 AUDIO_SUFFIXES = (".wav", ".flac")
 Log = Callable[[str], None]
@@ -37,8 +36,6 @@ class Job:
 
 
 def _prepare_one(job: Job, sample_rate: int) -> None:
-    if job.dst.exists():
-        return
     try:
         info = sf.info(str(job.src))
     except Exception as exc:
@@ -52,8 +49,7 @@ def _prepare_one(job: Job, sample_rate: int) -> None:
         and info.format == "WAV"
         and (job.channels is None or job.channels == info.channels)
     ):
-        with atomic_path(job.dst) as tmp:
-            shutil.copyfile(job.src, tmp)
+        shutil.copyfile(job.src, job.dst)
         return
     audio, sr = read_audio(job.src)  # names the file if its samples are unreadable or not finite
     audio = audio if job.channels is None else audio[: job.channels]

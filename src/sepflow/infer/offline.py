@@ -55,7 +55,7 @@ def overlap_add(
     return out / weight.clamp_min(1e-8)
 
 
-def _model_input(x: torch.Tensor, model_channels: int, mode: str) -> tuple[torch.Tensor, Callable]:
+def model_batch(x: torch.Tensor, model_channels: int, mode: str) -> tuple[torch.Tensor, Callable]:
     """Shape (channels, n) audio as the model's batch; return it and how to shape the
     (batch, sources, channels, n) output back to (sources, channels, n)."""
     channels = x.shape[0]
@@ -90,7 +90,7 @@ def separate(
     x = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))
 
     def apply(piece: torch.Tensor) -> torch.Tensor:
-        batch, unshape = _model_input(piece, model_channels, channel_mode)
+        batch, unshape = model_batch(piece, model_channels, channel_mode)
         return unshape(as_sources(model(batch.to(device)), n_sources).float().cpu())
 
     return overlap_add(apply, x, chunk, overlap).numpy()

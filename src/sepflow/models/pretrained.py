@@ -21,8 +21,8 @@ import torch
 
 from sepflow.data.download import Remote, fetch
 from sepflow.errors import SepflowError
-from sepflow.files import atomic_path
 from sepflow.models import model_class
+from sepflow.models.checkpoint import atomic_save, model_checkpoint
 
 DENOISER_ROOT = "https://dl.fbaipublicfiles.com/adiyoss/denoiser/"
 
@@ -116,15 +116,13 @@ def convert(obj: dict, released: Released) -> dict:
             f"the released weights do not fit {released.model}({args}): {str(exc)[:300]}; "
             "check the experiment's model arguments."
         ) from None
-    return {
-        "model": released.model,
-        "model_args": args,
-        "sample_rate": int(args.get("sample_rate", released.sample_rate)),
-        "task": released.task,
-        "sources": list(released.sources),
-        "channels": int(args.get("chin", 1)),
-        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-    }
+    trained_on = types.SimpleNamespace(
+        sample_rate=args.get("sample_rate", released.sample_rate),
+        task=released.task,
+        sources=released.sources,
+        channels=args.get("chin", 1),
+    )
+    return model_checkpoint(released.model, args, trained_on, model)
 
 
 def released_checkpoint(
@@ -139,6 +137,4 @@ def released_checkpoint(
         released = RELEASED[released]
     path = fetch(Remote(released.url, sha256=released.sha256, kind="file"), Path(cache_dir), log, mirror)
     checkpoint = convert(_load(path), released)
-    with atomic_path(out_path) as tmp:
-        torch.save(checkpoint, tmp)
-    return Path(out_path)
+    return atomic_save(checkpoint, out_path)

@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-MUSIC_SOURCES = ("vocals", "drums", "bass", "other")
+from sepflow.data.manifest import MUSIC_SOURCES
 
 
 def fit_length(x: torch.Tensor, length: int) -> torch.Tensor:

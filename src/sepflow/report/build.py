@@ -37,7 +37,6 @@ PLOTTED = (
     "dnsmos_ovrl",
     "sdr",
     "si_sdr",
-    "si_sdr_i",
 )
 """Metrics drawn in the figures (those a test set has values of); the tables show every metric."""
 AUDIO_SECONDS = 4.0
@@ -74,14 +73,15 @@ def with_model_facts(summary: pd.DataFrame, facts: dict[str, dict[str, float]]) 
     return summary
 
 
-def _signals(item: dict, source: str, experiments: list[str], sample_rate: int) -> list[tuple[str, np.ndarray]]:
-    """(name, (channels, samples)) for mixture, reference and each experiment, cut to one length."""
+def _signals(
+    mixture: np.ndarray, item: dict, source: str, experiments: list[str], sample_rate: int
+) -> list[tuple[str, np.ndarray]]:
+    """(name, (channels, samples)) for the mixture, reference and each experiment, cut to one length."""
     named = [
-        ("mixture", item["mixture"]),
         (f"reference ({source})", item["references"][source]),
         *[(experiment, item["estimates"][experiment][source]) for experiment in experiments],
     ]
-    audio = [(name, read_audio(path, expected_sr=sample_rate)[0]) for name, path in named]
+    audio = [("mixture", mixture)] + [(name, read_audio(path, expected_sr=sample_rate)[0]) for name, path in named]
     n = min(a.shape[-1] for _, a in audio)
     return [(name, a[:, :n]) for name, a in audio]
 
@@ -90,8 +90,9 @@ def _example_panels(examples: Examples, experiments: list[str], out: Path) -> tu
     """The spectrogram grid (every source of each item) and audio players (first source)."""
     rows, players = [], []
     for item in examples.items:
+        mixture = read_audio(item["mixture"], expected_sr=examples.sample_rate)[0]  # once for all its sources
         for s, source in enumerate(examples.sources):
-            signals = _signals(item, source, experiments, examples.sample_rate)
+            signals = _signals(mixture, item, source, experiments, examples.sample_rate)
             label = item["id"] if len(examples.sources) == 1 else f"{item['id']} {source}"
             rows.append((label, signals))
             if s == 0:

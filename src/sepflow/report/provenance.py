@@ -29,7 +29,7 @@ def music_provenance() -> dict[str, str]:
     """The music metrics' packages (read from the installed distributions, not imported)."""
     return {
         "bss_eval": f"{_package('museval')}: BSSEval v4 (SDR, SIR, SAR, ISR), 1 s windows and hops",
-        "si_sdr": "SI-SDR in dB (zero-mean), estimate and mixture against the reference",
+        "si_sdr": "SI-SDR in dB (zero-mean) of the estimate against the reference",
     }
 
 

@@ -40,8 +40,6 @@ LABELS = {
     "sar": "SAR (dB)",
     "isr": "ISR (dB)",
     "si_sdr": "SI-SDR (dB)",
-    "si_sdr_mixture": "input SI-SDR (dB)",
-    "si_sdr_i": "SI-SDRi (dB)",
 }
 DB_TAGS = ("snr", "sdr", "sir", "sar", "isr")
 NOT_METRICS = ("id", "source", "reasons")

@@ -72,15 +72,11 @@ def _means(scores: list[tuple[float, float]]) -> tuple[float, float]:
     return sum(s[0] for s in scores) / len(scores), sum(s[1] for s in scores) / len(scores)
 
 
-def validate(model, loss_fn, dataset, limit: int, device) -> tuple[float, float]:
-    """Mean loss and mean SI-SNR (dB, over sources) on whole validation items."""
-    return _means(score_items(model, loss_fn, dataset, range(min(limit or len(dataset), len(dataset))), device))
-
-
-def validate_shared(model, loss_fn, dataset, limit: int, accelerator) -> tuple[float, float]:
-    """`validate` with the items dealt round-robin to the ranks: each scores its share once,
-    and all gather every item's scores in item order, so every rank returns the same means
-    as one process would (same values summed in the same order)."""
+def validate(model, loss_fn, dataset, limit: int, accelerator) -> tuple[float, float]:
+    """Mean loss and mean SI-SNR (dB, over sources) on whole validation items, dealt
+    round-robin to the ranks: each scores its share once, and all gather every item's scores
+    in item order, so every rank returns the same means as one process would (same values
+    summed in the same order); with one process, it scores them all."""
     n, world, rank = min(limit or len(dataset), len(dataset)), accelerator.num_processes, accelerator.process_index
     per = -(-n // world)
     mine = score_items(model, loss_fn, dataset, range(rank, n, world), accelerator.device)
@@ -246,14 +242,7 @@ def train(
                     f"lr {step_fn.lr:.2e}  {rate:5.2f} step/s  eta {_format_eta((recipe.steps - step) / max(rate, 1e-9))}"
                 )
             if step % recipe.valid_every == 0 or step == recipe.steps:
-                if shared:
-                    valid_loss, valid_si_snr = validate_shared(
-                        eval_model, loss_fn, data.valid, recipe.valid_items, accelerator
-                    )
-                else:
-                    valid_loss, valid_si_snr = validate(
-                        model, loss_fn, data.valid, recipe.valid_items, accelerator.device
-                    )
+                valid_loss, valid_si_snr = validate(eval_model, loss_fn, data.valid, recipe.valid_items, accelerator)
                 if not math.isfinite(valid_loss):
                     raise SepflowError(f"{tag} the validation loss is {valid_loss} at step {step}; lower train.lr.")
                 step_fn.end_validation(valid_loss)

@@ -111,8 +111,6 @@ def _escape(path: str) -> str:
 
 
 def download(cfg: dict, raw_dir: Path, log) -> None:
-    if "local_path" in cfg:
-        return
     _require_lfs()
     repo = raw_dir / "DNS-Challenge"
     url = cfg.get("mirror", REPO_URL)

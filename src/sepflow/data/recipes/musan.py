@@ -37,8 +37,6 @@ def check(cfg: dict, where: str) -> None:
 
 
 def download(cfg: dict, raw_dir: Path, log) -> None:
-    if "local_path" in cfg:
-        return
     extract(fetch(REMOTE, raw_dir, log, cfg.get("mirror")), raw_dir / "musan", log)
 
 

@@ -21,7 +21,6 @@ from sepflow.data.download import Remote, fetch
 from sepflow.data.extract import extract
 from sepflow.data.resampling import Job, resample_files
 from sepflow.errors import SepflowError
-from sepflow.files import atomic_folder
 
 TASK = "music"
 STEMS = ("mixture", "vocals", "drums", "bass", "other")
@@ -79,8 +78,6 @@ def check(cfg: dict, where: str) -> None:
 
 
 def download(cfg: dict, raw_dir: Path, log) -> None:
-    if "local_path" in cfg:
-        return
     variant = cfg.get("variant", "preview")
     extract(fetch(REMOTES[variant], raw_dir, log, cfg.get("mirror")), raw_dir / variant, log)
 
@@ -101,11 +98,9 @@ def _split(subset: str, track: str) -> str:
 
 
 def _decode(path: Path, out: Path, sample_rate: int) -> None:
-    """One .stem.mp4 into a folder of five WAVs (written whole or not at all)."""
+    """One .stem.mp4 into a folder of five WAVs (inside prepare's staging folder)."""
     import stempeg
 
-    if all((out / f"{s}.wav").exists() for s in STEMS):
-        return
     try:
         stems, rate = stempeg.read_stems(str(path), dtype=np.float32, always_3d=True)
     except Exception as exc:
@@ -114,10 +109,10 @@ def _decode(path: Path, out: Path, sample_rate: int) -> None:
         ) from None
     if stems.shape[0] < 5:
         raise SepflowError(f"{path} holds {stems.shape[0]} audio streams, not MUSDB18's 5.")
-    with atomic_folder(out) as tmp:
-        for name in STEMS:
-            audio = resample(np.ascontiguousarray(stems[STREAM[name]].T), int(rate), sample_rate)
-            write_audio(tmp / f"{name}.wav", audio, sample_rate)
+    out.mkdir(parents=True)
+    for name in STEMS:
+        audio = resample(np.ascontiguousarray(stems[STREAM[name]].T), int(rate), sample_rate)
+        write_audio(out / f"{name}.wav", audio, sample_rate)
 
 
 def _track_name(path: Path) -> str:

@@ -51,8 +51,6 @@ def check(cfg: dict, where: str) -> None:
 
 
 def download(cfg: dict, raw_dir: Path, log) -> None:
-    if "local_path" in cfg:
-        return
     remote = REMOTES[cfg["source"]]
     extract(fetch(remote, raw_dir, log, cfg.get("mirror")), raw_dir / cfg["source"], log)
 

@@ -42,8 +42,6 @@ def check(cfg: dict, where: str) -> None:
 
 
 def download(cfg: dict, raw_dir: Path, log) -> None:
-    if "local_path" in cfg:
-        return
     for remote in REMOTES:
         archive = fetch(remote, raw_dir, log, cfg.get("mirror"))
         extract(archive, raw_dir / Path(remote.filename).stem, log)
