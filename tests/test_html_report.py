@@ -46,7 +46,7 @@ def _headless(browser: str, *args: str) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def workdir(tiny_run) -> Path:
     return tiny_run
 

@@ -17,7 +17,7 @@ import yaml
 from snakemake_runs import TINY, planned_outputs, sepflow_errors, snakemake, write_config
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def workdir(tiny_run) -> Path:
     return tiny_run
 
