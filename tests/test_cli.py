@@ -161,6 +161,17 @@ def test_evaluate_prints_the_pipeline_table(tmp_path, capsys):
     assert (scores["si_snr_i"] > 9).all()  # 0.3x the noise: about 10.5 dB better
 
 
+def test_evaluate_says_why_a_silent_estimate_is_not_scored(tmp_path, capsys):
+    for folder in ("clean", "est"):
+        (tmp_path / folder).mkdir()
+    _noise(tmp_path / "clean/x.wav", 1.0, 16000, 1)
+    sf.write(tmp_path / "est/x.wav", np.zeros(16000, dtype=np.float32), 16000)
+    assert main(["evaluate", str(tmp_path / "est"), str(tmp_path / "clean")]) == 0
+    out = capsys.readouterr().out
+    assert "n/a (1 failed)" in out
+    assert "not measured, x: pesq_wb, pesq_nb, stoi, estoi, si_snr, snr" in out and "digitally silent" in out
+
+
 def test_evaluate_names_a_missing_estimate(tmp_path, capsys):
     (tmp_path / "clean").mkdir()
     (tmp_path / "est").mkdir()

@@ -211,6 +211,21 @@ def evaluate(args: argparse.Namespace) -> None:
         write_metrics_csv(frame, args.csv)
     testset = Path(args.manifest).stem if args.manifest else Path(args.references).name
     print(report_markdown(summarize({(Path(args.estimates).name, testset): frame})))
+    for line in _not_measured(frame):
+        print(line)
+
+
+def _not_measured(frame) -> list[str]:
+    """Why the table's NaN cells are NaN: per item, the metrics that share a reason."""
+    lines = []
+    for row in frame.to_dict("records"):
+        by_reason: dict[str, list[str]] = {}
+        for part in filter(None, str(row.get("reasons") or "").split("; ")):
+            metric, _, why = part.partition(": ")
+            by_reason.setdefault(why, []).append(metric)
+        label = row["id"] + (f" {row['source']}" if "source" in row else "")
+        lines += [f"not measured, {label}: {', '.join(metrics)}: {why}" for why, metrics in by_reason.items()]
+    return lines
 
 
 def parser() -> argparse.ArgumentParser:
