@@ -75,6 +75,18 @@ EXPERIMENTS = lambda c: c["experiments"]  # noqa: E731
             "unexpected keyword argument 'alpah' for loss 'l1_mrstft'",
         ),
         (
+            lambda c: EXPERIMENTS(c)["tiny"]["train"]["loss"].update(
+                name="sum", terms=[{"name": "l1"}, {"name": "stoy"}]
+            ),
+            "experiments.tiny.train.loss:",
+            "terms[1]: unknown loss 'stoy'",
+        ),
+        (
+            lambda c: EXPERIMENTS(c)["tiny"]["train"].update(segment=0.25, loss={"name": "stoi"}),
+            "experiments.tiny.train.loss:",
+            "the STOI loss needs segments of at least",
+        ),
+        (
             lambda c: EXPERIMENTS(c)["gating"].update(args={"stationnary": True}),
             "experiments.gating.args:",
             "'stationnary' for baseline 'spectral_gating'",

@@ -17,6 +17,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
 import yaml
 
 from sepflow.data.demo.settings import SUPPORTED_SAMPLE_RATES
@@ -24,7 +25,7 @@ from sepflow.data.manifest import MUSIC_SOURCES, SPEECH_SOURCES
 from sepflow.data.recipes import RECIPES, dataset_splits, get_recipe
 from sepflow.errors import SepflowError
 from sepflow.infer.baselines import BASELINES, UNPROCESSED
-from sepflow.losses import LOSSES
+from sepflow.losses import build_loss
 from sepflow.models import MODELS, model_class
 from sepflow.train.recipe import Recipe
 from sepflow.train.steps import STEPS
@@ -143,11 +144,6 @@ def _check_experiment(config: dict, name: str, exp: dict) -> None:
                 raise SepflowError(f"{where}: a trained model needs a '{key}' section.")
         _bind(model_class(exp["model"]), f"{where}.args", f"model {exp['model']!r}", args)
         recipe = Recipe.from_config(exp["train"], where=f"{where}.train")
-        loss = dict(recipe.loss)
-        loss_name = loss.pop("name")
-        if loss_name not in LOSSES:
-            raise SepflowError(f"{where}.train.loss.name: unknown loss {loss_name!r}; choose one of {sorted(LOSSES)}")
-        _build_loss(loss_name, loss, f"{where}.train.loss")
         step = dict(recipe.step)
         step_name = step.pop("name", "supervised")
         if step_name not in STEPS:
@@ -167,6 +163,8 @@ def _check_experiment(config: dict, name: str, exp: dict) -> None:
         else:
             _check_split(config, data["dataset"], data["train"], f"{where}.data.train")
             _check_split(config, data["dataset"], data["valid"], f"{where}.data.valid")
+        rate = config["datasets"][learned_from(exp)]["sample_rate"]
+        _build_loss(recipe.loss, rate, recipe.segment, f"{where}.train.loss")
         task = _task(config, learned_from(exp))
     for text in exp["test_sets"]:
         ts = parse_test_set(text, f"{where}.test_sets")
@@ -205,13 +203,16 @@ def _bind(constructor, where: str, what: str, args: dict, leading: tuple[str, ..
         raise SepflowError(f"{where}: {exc} for {what}; it takes {accepted}") from None
 
 
-def _build_loss(name: str, args: dict, where: str) -> None:
-    """Losses are small and some pass arguments on (l1_mrstft to the STFT loss), so each is
-    built, not only bound: a typo or a bad value anywhere inside names the loss's key."""
+def _build_loss(loss: dict, sample_rate: int, segment_seconds: float, where: str) -> None:
+    """Losses are small and some pass arguments on (l1_mrstft to the STFT loss, sum to its
+    terms), so each is built and run once on a silent batch of the training segment: a typo,
+    a bad value or a segment too short for the loss's analysis names the loss's key now,
+    not at the first training step."""
+    silence = torch.zeros(1, 1, round(segment_seconds * sample_rate))
     try:
-        _registered(LOSSES[name])(**args)
-    except (TypeError, ValueError) as exc:
-        raise SepflowError(f"{where}: {exc} for loss {name!r}") from None
+        build_loss(sample_rate=sample_rate, **loss)(silence, silence)
+    except SepflowError as exc:
+        raise SepflowError(f"{where}: {exc}") from None
 
 
 def learned_from(exp: dict) -> str:

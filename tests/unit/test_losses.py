@@ -1,20 +1,31 @@
-"""Losses: zero on identical inputs, exact values on simple inputs, finite gradients on silence."""
+"""Losses: zero on identical inputs, exact values on simple inputs, finite gradients on silence;
+the STOI loss against pystoi, and a sum of terms against its parts."""
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
+import numpy as np
 import pytest
+import scipy.signal
+import soundfile as sf
 import torch
+from pystoi import stoi
 
 from sepflow.audio.stft import stft
 from sepflow.errors import SepflowError
 from sepflow.losses import LOSSES, build_loss
 from sepflow.losses.spectral import ComplexMagnitudeLoss, MagnitudeMSELoss
 from sepflow.losses.stft import L1MultiResolutionSTFTLoss, MultiResolutionSTFTLoss
+from sepflow.losses.stoi import STOILoss
 from sepflow.losses.time import L1Loss
 
-LENGTH = 4000  # longer than half the largest FFT (2048), as torch.stft's reflect padding needs
+LENGTH = 8000  # longer than half the largest FFT (2048), and than STOI's 30 frames (6349 samples)
+SR = 16000
+TESTDATA = Path(__file__).parents[1] / "data" / "pesq"
+ARGS = {"sum": {"terms": [{"name": "l1", "weight": 0.5}, {"name": "stoi"}]}}
+SCALE_INVARIANT = {"stoi"}  # STOI normalises each segment's level: a scaled estimate is perfect
 
 
 @pytest.fixture
@@ -24,9 +35,9 @@ def signal() -> torch.Tensor:
 
 @pytest.mark.parametrize("name", sorted(LOSSES))
 def test_zero_for_identical_inputs_and_positive_otherwise(name, signal):
-    loss = build_loss(name)
-    assert loss(signal, signal.clone()).item() == 0.0
-    assert loss(0.5 * signal, signal).item() > 0.0
+    loss = build_loss(name, SR, **ARGS.get(name, {}))
+    assert loss(signal, signal.clone()).item() == pytest.approx(0.0, abs=1e-6)
+    assert (loss(0.5 * signal, signal).item() > 0.0) != (name in SCALE_INVARIANT)
     assert loss(signal + 0.1 * torch.randn_like(signal), signal).item() > 0.0
 
 
@@ -35,7 +46,7 @@ def test_zero_for_identical_inputs_and_positive_otherwise(name, signal):
 def test_gradients_are_finite_for_a_silent_estimate(name, target_kind, signal):
     target = torch.zeros_like(signal) if target_kind == "silent" else signal
     estimate = torch.zeros_like(signal, requires_grad=True)
-    value = build_loss(name)(estimate, target)
+    value = build_loss(name, SR, **ARGS.get(name, {}))(estimate, target)
     value.backward()
     assert torch.isfinite(value)
     assert torch.isfinite(estimate.grad).all()
@@ -101,3 +112,91 @@ def test_stft_window_cached_in_inference_mode_still_trains():
     x = torch.randn(1, 4000, requires_grad=True)
     cached_stft(x, 384, 96).abs().sum().backward()
     assert x.grad is not None and torch.isfinite(x.grad).all()
+
+
+def _reference_pair() -> tuple[np.ndarray, np.ndarray]:
+    """The pesq package's reference utterance, clean and in babble at 0 dB (16 kHz)."""
+    clean, _ = sf.read(TESTDATA / "speech.wav", dtype="float32")
+    noisy, _ = sf.read(TESTDATA / "speech_bab_0dB.wav", dtype="float32")
+    n = min(len(clean), len(noisy))
+    return clean[:n], noisy[:n]
+
+
+def _degraded(clean: np.ndarray, noisy: np.ndarray, kind: str) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    if kind == "babble":
+        return noisy
+    if kind == "white":
+        return clean + rng.standard_normal(len(clean)).astype(np.float32) * clean.std()
+    if kind == "lowpass":  # 2 kHz: removes the upper STOI bands
+        return scipy.signal.sosfiltfilt(scipy.signal.butter(8, 2000, fs=SR, output="sos"), clean).astype(np.float32)
+    return np.where(np.abs(clean) > 0.02, clean, 0.0).astype(np.float32)  # hard gating of weak parts
+
+
+@pytest.mark.parametrize("kind", ["babble", "white", "lowpass", "gated"])
+def test_stoi_loss_is_one_minus_pystoi(kind):
+    """Its two departures from pystoi (FFT resampling, frame-wise silence removal) cost < 0.01."""
+    clean, noisy = _reference_pair()
+    estimate = _degraded(clean, noisy, kind)
+    expected = stoi(clean, estimate, SR)
+    got = 1 - STOILoss(SR)(torch.from_numpy(estimate)[None, None], torch.from_numpy(clean)[None, None]).item()
+    assert got == pytest.approx(expected, abs=0.01)
+
+
+def test_stoi_loss_at_44100_hz_matches_pystoi_at_that_rate():
+    clean, noisy = _reference_pair()
+    clean, noisy = (scipy.signal.resample_poly(x, 441, 160).astype(np.float32) for x in (clean, noisy))
+    got = 1 - STOILoss(44100)(torch.from_numpy(noisy)[None, None], torch.from_numpy(clean)[None, None]).item()
+    assert got == pytest.approx(stoi(clean, noisy, 44100), abs=0.01)
+
+
+def test_stoi_loss_averages_items_and_channels():
+    clean, noisy = (torch.from_numpy(x) for x in _reference_pair())
+    loss = STOILoss(SR)
+    one = loss(noisy[None, None], clean[None, None])
+    perfect = loss(clean[None, None], clean[None, None])
+    stereo = loss(torch.stack([noisy, clean])[None], torch.stack([clean, clean])[None])
+    batch = loss(torch.stack([noisy, clean])[:, None], torch.stack([clean, clean])[:, None])
+    assert stereo.item() == pytest.approx(batch.item()) == pytest.approx((one + perfect).item() / 2)
+
+
+def test_stoi_loss_names_the_fix_for_too_short_segments():
+    with pytest.raises(SepflowError, match="at least 6349 samples.*raise the training segment"):
+        STOILoss(SR)(torch.zeros(1, 1, 6000), torch.zeros(1, 1, 6000))
+
+
+def test_stoi_loss_gradient_raises_pystoi_stoi():
+    """A few gradient steps on per-sample gains of a noisy estimate raise the real STOI."""
+    clean, noisy = (torch.from_numpy(x[: 2 * SR]) for x in _reference_pair())
+    loss = STOILoss(SR)
+    gain = torch.ones_like(noisy, requires_grad=True)
+    optimizer = torch.optim.Adam([gain], lr=0.05)
+    before = stoi(clean.numpy(), noisy.numpy(), SR)
+    for _ in range(20):
+        optimizer.zero_grad()
+        loss((gain * noisy)[None, None], clean[None, None]).backward()
+        optimizer.step()
+    after = stoi(clean.numpy(), (gain * noisy).detach().numpy(), SR)
+    assert after > before + 0.02, (before, after)
+
+
+def test_sum_is_the_weighted_sum_of_its_terms(signal):
+    estimate = signal + 0.3 * torch.randn_like(signal)
+    terms = [{"name": "l1_mrstft", "beta": 0.05, "weight": 2.0}, {"name": "stoi", "weight": 0.3}]
+    combined = build_loss("sum", SR, terms=terms)(estimate, signal)
+    parts = 2.0 * L1MultiResolutionSTFTLoss(beta=0.05)(estimate, signal) + 0.3 * STOILoss(SR)(estimate, signal)
+    assert combined.item() == pytest.approx(parts.item(), rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    "terms, says",
+    [
+        ([], "terms is empty"),
+        (["l1"], r"terms\[0\] is 'l1'; give each term as \{name: ..., weight: ...\}"),
+        ([{"name": "l1"}, {"name": "stoy"}], r"terms\[1\]: unknown loss 'stoy'"),
+        ([{"name": "l1_mrstft", "alpah": 1}], r"terms\[0\]: .*'alpah' for loss 'l1_mrstft'"),
+    ],
+)
+def test_sum_names_the_bad_term(terms, says):
+    with pytest.raises(SepflowError, match=says):
+        build_loss("sum", SR, terms=terms)

@@ -11,7 +11,8 @@ import pytest
 import torch
 from accelerate import Accelerator
 
-from sepflow.losses.semamba import WEIGHTS, anti_wrap, batch_pesq, phase_losses
+from sepflow.losses.semamba import WEIGHTS, SEMambaGeneratorLoss, anti_wrap, batch_pesq, phase_losses
+from sepflow.losses.stoi import STOILoss
 from sepflow.models.semamba import SEMamba
 from sepflow.train.gan import MetricGANStep
 from sepflow.train.steps import STEPS
@@ -116,3 +117,23 @@ def test_gan_steps_update_both_networks_and_resume_bit_exactly(tmp_path):
     resumed = model.state_dict()
     assert all(torch.equal(straight[k], resumed[k]) for k in straight)
     assert step.lr == pytest.approx(5e-4 * 0.99**2)
+
+
+def test_the_stoi_term_is_off_by_default_and_adds_its_weight_times_one_minus_stoi():
+    g = torch.Generator().manual_seed(0)
+    clean, enhanced = (
+        {
+            "mag": torch.rand(2, 201, 101, generator=g),
+            "pha": torch.rand(2, 201, 101, generator=g),
+            "com": torch.rand(2, 201, 101, 2, generator=g),
+            "audio": torch.randn(2, SR, generator=g),
+        }
+        for _ in range(2)
+    )
+    reanalysed, score = torch.rand(2, 201, 101, 2, generator=g), torch.rand(2, 1, generator=g)
+    official, terms = SEMambaGeneratorLoss()(clean, enhanced, reanalysed, score)
+    assert "stoi" not in terms
+    total, terms = SEMambaGeneratorLoss({"stoi": 0.4}, SR)(clean, enhanced, reanalysed, score)
+    expected = STOILoss(SR)(enhanced["audio"][:, None], clean["audio"][:, None])
+    torch.testing.assert_close(terms["stoi"], expected)
+    torch.testing.assert_close(total, official + 0.4 * expected)

@@ -67,7 +67,7 @@ def test_checkpoint_arguments_rebuild_the_same_model(name, args, _):
 def test_a_few_adam_steps_lower_the_recipe_loss(name, args, loss_name):
     torch.manual_seed(0)
     model = build_model(name, **args)
-    loss_fn = build_loss(loss_name)
+    loss_fn = build_loss(loss_name, sample_rate=16000)
     noisy, clean = noisy_batch()
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     losses = []

@@ -8,6 +8,8 @@ Generator terms, on compressed spectra of unit-RMS-scaled audio:
   consistency  2 x MSE between the predicted complex spectrum and the one re-analysed from
                its own waveform
   metric       MSE between the discriminator's score of the estimate and 1
+One term is ours, off by default: `stoi`, 1 - STOI of the waveforms
+(`sepflow.losses.stoi`), for budgets too small for the metric term to keep intelligibility.
 The discriminator learns normalised PESQ, (PESQ - 1) / 3.5, computed on CPU in parallel
 (`batch_pesq`); a batch in which any PESQ fails (e.g. a silent segment) gives None and its
 discriminator term is skipped, as in the official recipe.
@@ -24,7 +26,10 @@ from joblib import Parallel, delayed
 from pesq import PesqError, pesq
 from torch import nn
 
+from sepflow.losses.stoi import STOILoss
+
 WEIGHTS = {"metric": 0.05, "magnitude": 0.9, "phase": 0.3, "complex": 0.1, "time": 0.2, "consistency": 0.1}
+EXTRA_WEIGHTS = {"stoi": 0.0}
 
 
 def anti_wrap(x: torch.Tensor) -> torch.Tensor:
@@ -69,12 +74,14 @@ def batch_pesq(
 class SEMambaGeneratorLoss(nn.Module):
     """The weighted generator objective; `forward` returns (total, {term: value})."""
 
-    def __init__(self, weights: dict | None = None):
+    def __init__(self, weights: dict | None = None, sample_rate: int = 16000):
         super().__init__()
-        unknown = set(weights or {}) - set(WEIGHTS)
+        known = {**WEIGHTS, **EXTRA_WEIGHTS}
+        unknown = set(weights or {}) - set(known)
         if unknown:
-            raise ValueError(f"unknown SEMamba loss term(s) {sorted(unknown)}; known: {sorted(WEIGHTS)}")
-        self.weights = {**WEIGHTS, **(weights or {})}
+            raise ValueError(f"unknown SEMamba loss term(s) {sorted(unknown)}; known: {sorted(known)}")
+        self.weights = {**known, **(weights or {})}
+        self.stoi = STOILoss(sample_rate) if self.weights["stoi"] else None
 
     def forward(self, clean: dict, enhanced: dict, reanalysed_com: torch.Tensor, metric_score: torch.Tensor):
         """clean/enhanced: {"mag", "pha", "com", "audio"}; reanalysed_com: the complex spectrum
@@ -87,5 +94,7 @@ class SEMambaGeneratorLoss(nn.Module):
             "time": F.l1_loss(enhanced["audio"], clean["audio"]),
             "consistency": 2 * F.mse_loss(enhanced["com"], reanalysed_com),
         }
+        if self.stoi is not None:
+            terms["stoi"] = self.stoi(enhanced["audio"][:, None], clean["audio"][:, None])
         total = sum(self.weights[name] * value for name, value in terms.items())
         return total, terms

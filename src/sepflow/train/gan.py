@@ -47,7 +47,7 @@ class MetricGANStep:
         self.model, self.recipe, self.accelerator = model, recipe, accelerator
         self.sample_rate, self.epoch_steps, self.pesq_workers = sample_rate, epoch_steps, pesq_workers
         self.pcs_target = pcs_target
-        self.loss = SEMambaGeneratorLoss(weights)
+        self.loss = SEMambaGeneratorLoss(weights, sample_rate).to(accelerator.device)
         discriminator = MetricDiscriminator(discriminator_dim)
         opt_g = torch.optim.AdamW(
             model.parameters(), lr=recipe.lr, betas=tuple(recipe.betas), weight_decay=recipe.weight_decay

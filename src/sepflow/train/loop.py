@@ -136,7 +136,7 @@ def train(
 
     torch.manual_seed(recipe.seed)
     model = accelerator.prepare(build_model(model_name, **model_args))
-    loss_fn = build_loss(**recipe.loss).to(accelerator.device)
+    loss_fn = build_loss(sample_rate=data.sample_rate, **recipe.loss).to(accelerator.device)
     step_fn = build_step(model, loss_fn, recipe, accelerator, data.sample_rate)
     state = {"step": 0, "history": [], "running": [], "best_loss": math.inf, "stale": 0, "seconds": 0.0}
 
