@@ -300,3 +300,44 @@ def test_a_preset_runs_alone_and_only_picks_experiments(tmp_path):
     assert merged["train_model"] == sum("model" in exp for exp in default.values()) + 2
     assert (alone["train_model"], alone["enhance"]) == (2, 4)
     assert (picked["train_model"], picked["enhance"]) == (1, 2)
+
+
+MIXING = {"speech": "demo/pool_clean", "noise": "demo/pool_noise", "rirs": "demo/pool_rir", "p_speech_rir": 0.3}
+
+
+@pytest.mark.parametrize(
+    "edit, key, says",
+    [
+        (lambda m: m.update(snr=3), "experiments.tiny.data.mixing.snr:", "unknown key"),
+        (lambda m: m.pop("speech"), "experiments.tiny.data.mixing.speech is missing", "name a pool as dataset/split"),
+        (
+            lambda m: m.update(noise=["demo/pool_noise", "pool_noise"]),
+            "experiments.tiny.data.mixing.noise:",
+            "'pool_noise' is not a pool",
+        ),
+        (
+            lambda m: m.update(p_speech_rir=1.5),
+            "experiments.tiny.data.mixing.p_speech_rir:",
+            "1.5 is not a probability",
+        ),
+        (lambda m: m.pop("rirs"), "experiments.tiny.data.mixing.p_speech_rir", "no RIR pool is given; add rirs"),
+        (lambda m: m.update(snr_range=[10, 0]), "experiments.tiny.data.mixing.snr_range:", "low <= high"),
+        (lambda m: m.update(gain_range=3), "experiments.tiny.data.mixing.gain_range:", "is not a range"),
+        (lambda m: m.update(valid_size=0), "experiments.tiny.data.mixing.valid_size:", "must be a positive number"),
+        (lambda m: m.update(speech="demo/pool_speech"), "experiments.tiny.data.mixing.speech:", "pool_speech"),
+    ],
+)
+def test_a_mixing_mistake_is_named_before_training(edit, key, says):
+    """The mixing section is checked with the rest of the config, not when its job starts."""
+    config = tiny()
+    mixing = dict(MIXING)
+    edit(mixing)
+    config["experiments"]["tiny"]["data"] = {"mixing": mixing}
+    message = error_of(config)
+    assert message.startswith(key) and says in message, message
+
+
+def test_a_good_mixing_section_passes():
+    config = tiny()
+    config["experiments"]["tiny"]["data"] = {"mixing": dict(MIXING)}
+    check_config(config)

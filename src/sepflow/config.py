@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 import yaml
 
+from sepflow.data.datasets.mixing import check_mixing, mixing_pools
 from sepflow.data.demo.settings import SUPPORTED_SAMPLE_RATES
 from sepflow.data.manifest import MUSIC_SOURCES, SPEECH_SOURCES
 from sepflow.data.recipes import RECIPES, dataset_splits, get_recipe
@@ -157,7 +158,8 @@ def _check_experiment(config: dict, name: str, exp: dict) -> None:
         )
         data = exp["data"]
         if "mixing" in data:
-            for role, pool in pool_names(data["mixing"]):
+            check_mixing(data["mixing"], f"{where}.data.mixing")
+            for role, pool in mixing_pools(data["mixing"]):
                 ds, _, split = pool.partition("/")
                 _check_pool(config, ds, split, f"{where}.data.mixing.{role}")
         else:
@@ -218,7 +220,7 @@ def _build_loss(loss: dict, sample_rate: int, segment_seconds: float, where: str
 def learned_from(exp: dict) -> str:
     """The dataset a trained experiment learns from (for mixing: its speech pool's dataset)."""
     data = exp["data"]
-    return data["dataset"] if "mixing" not in data else pool_names(data["mixing"])[0][1].partition("/")[0]
+    return data["dataset"] if "mixing" not in data else mixing_pools(data["mixing"])[0][1].partition("/")[0]
 
 
 def _task(config: dict, dataset: str) -> str:
@@ -327,20 +329,11 @@ def _check_pool(config: dict, dataset: str, split: str, where: str) -> None:
         raise SepflowError(f"{where}: {dataset}/{split} is not a pool of {dataset}; its pools are {pools}")
 
 
-def pool_names(mixing: dict) -> list[tuple[str, str]]:
-    """(role, "dataset/split") of every pool an on-the-fly mixing section names."""
-    named = []
-    for role in ("speech", "noise", "rirs"):
-        value = mixing.get(role, [])
-        named += [(role, pool) for pool in ([value] if isinstance(value, str) else value)]
-    return named
-
-
 def training_splits(exp: dict) -> list[tuple[str, str]]:
     """The (dataset, split) manifests an experiment trains and validates on."""
     data = exp["data"]
     if "mixing" in data:
-        return [tuple(pool.partition("/")[::2]) for _, pool in pool_names(data["mixing"])]
+        return [tuple(pool.partition("/")[::2]) for _, pool in mixing_pools(data["mixing"])]
     return [(data["dataset"], data["train"]), (data["dataset"], data["valid"])]
 
 

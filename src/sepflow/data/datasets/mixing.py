@@ -314,6 +314,50 @@ class MixingValidation(Dataset):
         return torch.from_numpy(draw.mixture[None]), torch.from_numpy(draw.target[None, None])
 
 
+def mixing_pools(cfg: dict) -> list[tuple[str, str]]:
+    """(role, "dataset/split") of every pool a mixing section names, speech first."""
+    named = []
+    for role in ("speech", "noise", "rirs"):
+        value = cfg.get(role, [])
+        named += [(role, pool) for pool in ([value] if isinstance(value, str) else value)]
+    return named
+
+
+def check_mixing(cfg: dict, where: str) -> None:
+    """What a `data.mixing` section shows wrong by itself, so that the config check names it
+    before any job runs; whether the pools exist is the config's to check."""
+    unknown = sorted(set(cfg) - MIXING_KEYS)
+    if unknown:
+        raise SepflowError(f"{where}.{unknown[0]}: unknown key; known keys: {sorted(MIXING_KEYS)}")
+    named = mixing_pools(cfg)
+    for role in ("speech", "noise"):
+        if role not in {r for r, _ in named}:
+            raise SepflowError(f"{where}.{role} is missing: name a pool as dataset/split")
+    for role, pool in named:
+        if not isinstance(pool, str) or pool.count("/") != 1:
+            raise SepflowError(f"{where}.{role}: {pool!r} is not a pool; name it as dataset/split")
+    for key in ("p_speech_rir", "p_noise_rir"):
+        if key in cfg and not (_is_number(cfg[key]) and 0 <= cfg[key] <= 1):
+            raise SepflowError(f"{where}.{key}: {cfg[key]!r} is not a probability; give a number in [0, 1]")
+        if cfg.get(key, 0) > 0 and "rirs" not in cfg:
+            raise SepflowError(
+                f"{where}.{key} asks for reverberation but no RIR pool is given; add rirs: dataset/split"
+            )
+    for key in ("snr_range", "gain_range"):
+        value = cfg.get(key, [0, 0])
+        if not (
+            isinstance(value, list | tuple) and len(value) == 2 and all(map(_is_number, value)) and value[0] <= value[1]
+        ):
+            raise SepflowError(f"{where}.{key}: {value!r} is not a range; give [low, high] in dB with low <= high")
+    for key in ("rir_seconds", "valid_size"):
+        if key in cfg and not (_is_number(cfg[key]) and cfg[key] > 0):
+            raise SepflowError(f"{where}.{key}: {cfg[key]!r} must be a positive number")
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def mixing_from_config(
     cfg: dict, where: str, manifest: Callable[[str], Manifest], segment_seconds: float, seed: int
 ) -> TrainingData:
@@ -325,16 +369,10 @@ def mixing_from_config(
     fingerprint covers the pools' files and the mixing options, so a change to either
     starts training afresh.
     """
-    unknown = sorted(set(cfg) - MIXING_KEYS)
-    if unknown:
-        raise SepflowError(f"{where}.{unknown[0]}: unknown key; known keys: {sorted(MIXING_KEYS)}")
-    pools = {}
-    for role in ("speech", "noise", "rirs"):
-        names = cfg.get(role, [])
-        names = [names] if isinstance(names, str) else list(names)
-        if role != "rirs" and not names:
-            raise SepflowError(f"{where}.{role} is missing: name a pool as dataset/split")
-        pools[role] = [manifest(n) for n in names]
+    check_mixing(cfg, where)
+    pools = {"speech": [], "noise": [], "rirs": []}
+    for role, name in mixing_pools(cfg):
+        pools[role].append(manifest(name))
     options = {
         k: (tuple(v) if isinstance(v, list) else v)
         for k, v in cfg.items()
