@@ -160,5 +160,5 @@ def test_metrics_csv_is_written_whole(tmp_path, paired_items):
     path = write_metrics_csv(df, tmp_path / "out" / "metrics.csv")
     # Reasons are text; where no metric failed they are empty, which CSV reads back as NaN.
     pd.testing.assert_frame_equal(pd.read_csv(path).drop(columns="reasons"), df.drop(columns="reasons"))
-    assert pd.read_csv(path)["reasons"].fillna("").tolist() == df["reasons"].tolist()
+    assert pd.read_csv(path, dtype={"reasons": str})["reasons"].fillna("").tolist() == df["reasons"].tolist()
     assert [p.name for p in path.parent.iterdir()] == ["metrics.csv"]
