@@ -195,6 +195,7 @@ def test_sum_is_the_weighted_sum_of_its_terms(signal):
         (["l1"], r"terms\[0\] is 'l1'; give each term as \{name: ..., weight: ...\}"),
         ([{"name": "l1"}, {"name": "stoy"}], r"terms\[1\]: unknown loss 'stoy'"),
         ([{"name": "l1_mrstft", "alpah": 1}], r"terms\[0\]: .*'alpah' for loss 'l1_mrstft'"),
+        ([{"name": "l1", "weight": "half"}], r"terms\[0\].weight: 'half' is not a number"),
     ],
 )
 def test_sum_names_the_bad_term(terms, says):

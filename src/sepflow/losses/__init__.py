@@ -56,12 +56,15 @@ class WeightedSum(nn.Module):
         for index, term in enumerate(terms):
             if not isinstance(term, dict) or "name" not in term:
                 raise ValueError(f"terms[{index}] is {term!r}; give each term as {{name: ..., weight: ...}}")
+            weight = term.get("weight", 1.0)
+            if not isinstance(weight, int | float) or isinstance(weight, bool):
+                raise ValueError(f"terms[{index}].weight: {weight!r} is not a number")
             args = {key: value for key, value in term.items() if key != "weight"}
             try:
                 built.append(build_loss(sample_rate=sample_rate, **args))
             except SepflowError as exc:
                 raise ValueError(f"terms[{index}]: {exc}") from None
-            self.weights.append(float(term.get("weight", 1.0)))
+            self.weights.append(float(weight))
         self.terms = nn.ModuleList(built)
 
     def forward(self, estimate, target):
