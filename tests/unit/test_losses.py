@@ -12,13 +12,14 @@ import scipy.signal
 import soundfile as sf
 import torch
 from pystoi import stoi
+from pystoi.utils import resample_oct
 
 from sepflow.audio.stft import stft
 from sepflow.errors import SepflowError
 from sepflow.losses import LOSSES, build_loss
 from sepflow.losses.spectral import ComplexMagnitudeLoss, MagnitudeMSELoss
 from sepflow.losses.stft import L1MultiResolutionSTFTLoss, MultiResolutionSTFTLoss
-from sepflow.losses.stoi import STOILoss
+from sepflow.losses.stoi import STOILoss, octave_resampling_filter, polyphase_resample
 from sepflow.losses.time import L1Loss
 
 LENGTH = 8000  # longer than half the largest FFT (2048), and than STOI's 30 frames (6349 samples)
@@ -201,3 +202,14 @@ def test_sum_is_the_weighted_sum_of_its_terms(signal):
 def test_sum_names_the_bad_term(terms, says):
     with pytest.raises(SepflowError, match=says):
         build_loss("sum", SR, terms=terms)
+
+
+@pytest.mark.parametrize(
+    "sample_rate, length", [(16000, 16000), (16000, 12345), (44100, 44100), (8000, 8001), (48000, 9999)]
+)
+def test_the_stoi_loss_resamples_as_pystoi_does(sample_rate, length):
+    """The polyphase convolution is pystoi's resample_oct (scipy's resample_poly with its filter)."""
+    x = np.random.default_rng(0).standard_normal(length)
+    up, down, taps = octave_resampling_filter(sample_rate, 10000)
+    got = polyphase_resample(torch.from_numpy(x)[None], up, down, taps.double())[0].numpy()
+    np.testing.assert_allclose(got, resample_oct(x, 10000, sample_rate), atol=1e-6)
