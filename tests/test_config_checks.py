@@ -22,6 +22,7 @@ from sepflow.config import (
     input_experiments,
     train_settings,
     trained_experiments,
+    training_splits,
     validate_schema,
 )
 from sepflow.data.demo.settings import SUPPORTED_SAMPLE_RATES
@@ -337,7 +338,12 @@ def test_a_mixing_mistake_is_named_before_training(edit, key, says):
     assert message.startswith(key) and says in message, message
 
 
-def test_a_good_mixing_section_passes():
+def test_a_good_mixing_section_passes_and_its_pools_are_the_training_splits():
     config = tiny()
     config["experiments"]["tiny"]["data"] = {"mixing": dict(MIXING)}
     check_config(config)
+    assert training_splits(config["experiments"]["tiny"]) == [
+        ("demo", "pool_clean"),
+        ("demo", "pool_noise"),
+        ("demo", "pool_rir"),
+    ]

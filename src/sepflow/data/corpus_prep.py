@@ -25,10 +25,10 @@ def optional(
     if key not in cfg:
         return default
     value = cfg[key]
-    if isinstance(value, bool) and bool not in (types if isinstance(types, tuple) else (types,)):
-        raise SepflowError(f"{where}.{key} must be {types}, got {value!r}")
-    if not isinstance(value, types):
-        raise SepflowError(f"{where}.{key} must be of type {getattr(types, '__name__', types)}, got {value!r}")
+    types = types if isinstance(types, tuple) else (types,)
+    if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+        names = " or ".join(t.__name__ for t in types)
+        raise SepflowError(f"{where}.{key} must be of type {names}, got {value!r}")
     if choices is not None:
         choices = list(choices)
         values = value if isinstance(value, list) else [value]

@@ -25,17 +25,12 @@ LOSSES: dict[str, str] = {
 }
 
 
-def loss_class(name: str) -> type[nn.Module]:
-    """The class registered under `name`; an unknown name lists the known ones."""
+def build_loss(name: str, sample_rate: int, **args) -> nn.Module:
+    """Instantiate a registered loss; a wrong name or argument names the loss and the argument."""
     if name not in LOSSES:
         raise SepflowError(f"unknown loss {name!r}; choose one of: {', '.join(sorted(LOSSES))}")
-    module, cls = LOSSES[name].split(":")
-    return getattr(importlib.import_module(module), cls)
-
-
-def build_loss(name: str, sample_rate: int, **args) -> nn.Module:
-    """Instantiate a registered loss; a wrong argument names the loss and the argument."""
-    cls = loss_class(name)
+    module, cls_name = LOSSES[name].split(":")
+    cls = getattr(importlib.import_module(module), cls_name)
     if "sample_rate" in inspect.signature(cls).parameters:
         args["sample_rate"] = sample_rate
     try:

@@ -25,34 +25,38 @@ HOP = N_FRAME // 2
 EPS = 1e-8
 
 
-def octave_resampling_filter(sr_in: int, sr_out: int) -> tuple[int, int, torch.Tensor]:
-    """(up, down, taps): pystoi's Octave-compatible anti-aliasing filter, normalised as its
-    resample_oct does, so that the loss hears the signal STOI hears."""
-    ratio = Fraction(sr_out, sr_in)
-    taps = _resample_window_oct(ratio.numerator, ratio.denominator)
-    return ratio.numerator, ratio.denominator, torch.as_tensor(taps / taps.sum() * ratio.numerator, dtype=torch.float32)
+class OctaveResampler(nn.Module):
+    """pystoi's resample_oct (scipy's resample_poly with an Octave-compatible Kaiser filter),
+    differentiable, so that the loss hears the signal STOI hears. Output m = r + up*k is
+    sum_s taps[s*up + half - r*down] * audio[k*down + s]: the filter is split once into `up`
+    phase kernels, and one strided convolution runs them all."""
 
+    def __init__(self, sr_in: int, sr_out: int):
+        super().__init__()
+        ratio = Fraction(sr_out, sr_in)
+        self.up, self.down = ratio.numerator, ratio.denominator
+        taps = _resample_window_oct(self.up, self.down)
+        taps = taps / taps.sum() * self.up
+        half = (len(taps) - 1) // 2
+        offsets = [half - r * self.down for r in range(self.up)]
+        first = [-(offset // self.up) for offset in offsets]  # ceil(-offset / up)
+        last = [(2 * half - offset) // self.up for offset in offsets]
+        self.lo, self.hi = min(first), max(last)  # lo <= 0: the centre tap needs no future
+        kernels = torch.zeros(self.up, 1, self.hi - self.lo + 1)
+        for r, offset in enumerate(offsets):
+            s = torch.arange(first[r], last[r] + 1)
+            kernels[r, 0, s - self.lo] = torch.as_tensor(taps[(s * self.up + offset).numpy()], dtype=torch.float32)
+        self.register_buffer("kernels", kernels, persistent=False)
 
-def polyphase_resample(audio: torch.Tensor, up: int, down: int, taps: torch.Tensor) -> torch.Tensor:
-    """scipy.signal.resample_poly(audio, up, down, window=taps) along the last axis of (items,
-    time), differentiable. Output m is sum_s taps[s*up + c_r] * audio[k*down + s] with
-    m = r + up*k and c_r = half - r*down: one strided convolution per phase r."""
-    half = (len(taps) - 1) // 2
-    offsets = [half - r * down for r in range(up)]
-    first = [-(offset // up) for offset in offsets]  # ceil(-offset / up)
-    last = [(2 * half - offset) // up for offset in offsets]
-    lo, hi = min(first), max(last)
-    kernels = torch.zeros(up, hi - lo + 1, dtype=audio.dtype, device=audio.device)
-    for r, offset in enumerate(offsets):
-        s = torch.arange(first[r], last[r] + 1)
-        kernels[r, s - lo] = taps.to(audio)[s * up + offset]
-    length = audio.shape[-1]
-    out_length = -(-length * up // down)
-    blocks = -(-out_length // up)
-    right = max(0, (blocks - 1) * down + hi + 1 - length)
-    padded = nn.functional.pad(audio[:, None], (-lo, right))  # lo <= 0: the centre tap needs no future
-    phases = nn.functional.conv1d(padded, kernels[:, None], stride=down)[..., :blocks]
-    return phases.transpose(1, 2).reshape(audio.shape[0], -1)[:, :out_length]
+    def forward(self, audio: torch.Tensor) -> torch.Tensor:
+        """(items, time) -> (items, ceil(time * up / down))."""
+        length = audio.shape[-1]
+        out_length = -(-length * self.up // self.down)
+        blocks = -(-out_length // self.up)
+        right = max(0, (blocks - 1) * self.down + self.hi + 1 - length)
+        padded = nn.functional.pad(audio[:, None], (-self.lo, right))
+        phases = nn.functional.conv1d(padded, self.kernels, stride=self.down)[..., :blocks]
+        return phases.transpose(1, 2).reshape(audio.shape[0], -1)[:, :out_length]
 
 
 def _norm(x: torch.Tensor) -> torch.Tensor:
@@ -70,13 +74,11 @@ class STOILoss(nn.Module):
 
     def __init__(self, sample_rate: int):
         super().__init__()
-        self.sample_rate = sample_rate
         bands, _ = thirdoct(FS, NFFT, NUMBAND, MINFREQ)
         self.register_buffer("bands", torch.as_tensor(bands, dtype=torch.float32).T, persistent=False)
         self.register_buffer("window", torch.hann_window(N_FRAME + 2, periodic=False)[1:-1], persistent=False)
         self.min_samples = -(-((N - 1) * HOP + N_FRAME) * sample_rate // FS)
-        self.up, self.down, taps = octave_resampling_filter(sample_rate, FS)
-        self.register_buffer("taps", taps, persistent=False)
+        self.resample = OctaveResampler(sample_rate, FS) if sample_rate != FS else nn.Identity()
 
     def forward(self, estimate: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         if target.shape[-1] < self.min_samples:
@@ -108,9 +110,7 @@ class STOILoss(nn.Module):
 
     def _frames(self, audio: torch.Tensor) -> torch.Tensor:
         """(items, frames, N_FRAME) windowed frames at 10 kHz, channels as separate items."""
-        audio = audio.reshape(-1, audio.shape[-1])
-        if self.sample_rate != FS:
-            audio = polyphase_resample(audio, self.up, self.down, self.taps)
+        audio = self.resample(audio.reshape(-1, audio.shape[-1]))
         return audio.unfold(-1, N_FRAME, HOP) * self.window
 
     def _band_envelopes(self, frames: torch.Tensor) -> torch.Tensor:

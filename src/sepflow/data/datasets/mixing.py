@@ -31,6 +31,7 @@ from scipy import fft
 from torch.utils.data import Dataset
 
 from sepflow.audio.rir import early_part
+from sepflow.data.corpus_prep import optional
 from sepflow.data.datasets import TrainingData
 from sepflow.data.manifest import Manifest
 from sepflow.errors import SepflowError
@@ -220,6 +221,7 @@ class RandomMixtureSampler:
         )
 
 
+NUMBER = (int, float)
 MIXING_KEYS = {
     "speech",
     "noise",
@@ -337,7 +339,7 @@ def check_mixing(cfg: dict, where: str) -> None:
         if not isinstance(pool, str) or pool.count("/") != 1:
             raise SepflowError(f"{where}.{role}: {pool!r} is not a pool; name it as dataset/split")
     for key in ("p_speech_rir", "p_noise_rir"):
-        if key in cfg and not (_is_number(cfg[key]) and 0 <= cfg[key] <= 1):
+        if not 0 <= optional(cfg, where, key, NUMBER, 0) <= 1:
             raise SepflowError(f"{where}.{key}: {cfg[key]!r} is not a probability; give a number in [0, 1]")
         if cfg.get(key, 0) > 0 and "rirs" not in cfg:
             raise SepflowError(
@@ -345,17 +347,12 @@ def check_mixing(cfg: dict, where: str) -> None:
             )
     for key in ("snr_range", "gain_range"):
         value = cfg.get(key, [0, 0])
-        if not (
-            isinstance(value, list | tuple) and len(value) == 2 and all(map(_is_number, value)) and value[0] <= value[1]
-        ):
+        numbers = isinstance(value, list) and all(isinstance(v, NUMBER) and not isinstance(v, bool) for v in value)
+        if not (numbers and len(value) == 2 and value[0] <= value[1]):
             raise SepflowError(f"{where}.{key}: {value!r} is not a range; give [low, high] in dB with low <= high")
     for key in ("rir_seconds", "valid_size"):
-        if key in cfg and not (_is_number(cfg[key]) and cfg[key] > 0):
+        if optional(cfg, where, key, NUMBER, 1) <= 0:
             raise SepflowError(f"{where}.{key}: {cfg[key]!r} must be a positive number")
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def mixing_from_config(
