@@ -58,7 +58,7 @@ class WeightedSum(nn.Module):
             try:
                 built.append(build_loss(sample_rate=sample_rate, **args))
             except SepflowError as exc:
-                raise ValueError(f"terms[{index}]: {exc}") from None
+                raise SepflowError(f"terms[{index}]: {exc}") from None
             self.weights.append(float(weight))
         self.terms = nn.ModuleList(built)
 
