@@ -48,7 +48,7 @@ from pystoi import stoi as pystoi
 from tabulate import tabulate
 
 from sepflow.audio import mix_at_snr, read_audio, si_snr, write_audio
-from sepflow.data.demo.noise import make_noise
+from sepflow.demo.noise import make_noise
 from sepflow.metrics import composite, dnsmos
 from sepflow.metrics.evaluate import evaluate_items
 from sepflow.metrics.speech import speech_metrics

@@ -19,9 +19,9 @@ import time
 import torch
 from tabulate import tabulate
 
-from sepflow.data.demo.music import MUSIC_SAMPLE_RATE as SR
-from sepflow.data.demo.music import synthesize_music
 from sepflow.data.manifest import MUSIC_SOURCES
+from sepflow.demo.music import MUSIC_SAMPLE_RATE as SR
+from sepflow.demo.music import synthesize_music
 from sepflow.infer.separation_baselines import mixture_baseline
 from sepflow.infer.speed import seconds_per_second
 from sepflow.metrics.music import music_metrics

@@ -20,8 +20,8 @@ import numpy as np
 import torch
 from tabulate import tabulate
 
-from sepflow.data.demo.music import synthesize_music
 from sepflow.data.manifest import MUSIC_SOURCES
+from sepflow.demo.music import synthesize_music
 from sepflow.infer.separation_baselines import mixture_baseline, oracle_irm
 from sepflow.metrics.music import median_over_tracks, music_metrics
 from sepflow.models import build_model, count_parameters

@@ -14,13 +14,14 @@ from torch import nn
 
 from sepflow.audio import read_audio
 from sepflow.data.datasets import training_data
-from sepflow.data.demo.music import synthesize_music
 from sepflow.data.manifest import MUSIC_SOURCES, estimate_paths, read_manifest, stems_manifest, write_manifest
-from sepflow.infer.enhancer import load_separator
+from sepflow.demo.music import synthesize_music
 from sepflow.infer.offline import enhance_manifest, separate
+from sepflow.infer.options import EnhanceOptions
 from sepflow.metrics.evaluate import evaluate_manifest
 from sepflow.models import MODELS
 from sepflow.report.build import build_report
+from sepflow.systems.checkpoint import CheckpointSystem
 from sepflow.train.loop import train
 from sepflow.train.recipe import Recipe
 
@@ -88,11 +89,11 @@ def _train_enhance_evaluate(data: Path, dataset: str, valid: str, test: str, arg
         log=lambda line: None,
     )
     torch.save(best, tmp_path / "model.pt")
-    process = load_separator(
-        {"enhance": {"chunk_seconds": 0.5, "overlap_seconds": 0.1}},
+    process = CheckpointSystem().load(
         test_set.sample_rate,
         test_set.sources,
-        tmp_path / "model.pt",
+        {"model": tmp_path / "model.pt"},
+        EnhanceOptions(chunk_seconds=0.5, overlap_seconds=0.1),
         device="cpu",
     )
     enhance_manifest(process, test_set, tmp_path / "enhanced", test_set.sources, log=lambda line: None)
@@ -201,10 +202,9 @@ def test_pcs_post_processing_is_an_inference_option(toy_data, tmp_path):
     torch.save(model_checkpoint_for(model, toy_data), tmp_path / "model.pt")
     test_set = read_manifest(toy_data / "manifests/toy/test.json")
     audio, _ = read_audio(test_set.mixture_path(test_set.items[0]))
-    plain = load_separator({}, 16000, ("speech",), tmp_path / "model.pt", device="cpu")(audio)
-    stretched = load_separator({"enhance": {"pcs": True}}, 16000, ("speech",), tmp_path / "model.pt", device="cpu")(
-        audio
-    )
+    model = {"model": tmp_path / "model.pt"}
+    plain = CheckpointSystem().load(16000, ("speech",), model, EnhanceOptions(), device="cpu")(audio)
+    stretched = CheckpointSystem().load(16000, ("speech",), model, EnhanceOptions(pcs=True), device="cpu")(audio)
     np.testing.assert_allclose(stretched, pcs400(torch.from_numpy(plain)).numpy(), atol=1e-6)
     assert not np.allclose(stretched, plain / np.abs(plain).max(), atol=1e-3)
 

@@ -12,12 +12,13 @@ import pytest
 import soundfile as sf
 
 from sepflow.audio import rms_db, snr_db
-from sepflow.data.demo import NOISE_TYPES, synthesize_demo
-from sepflow.data.demo.music import STEMS, synthesize_music
-from sepflow.data.demo.noise import NOISE_LEVEL_DB, make_noise
-from sepflow.data.demo.rooms import random_room
-from sepflow.data.demo.speakers import speaker_panels
-from sepflow.data.demo.speech import Speaker, synthesize_speech
+from sepflow.demo.corpus import synthesize_demo
+from sepflow.demo.music import STEMS, synthesize_music
+from sepflow.demo.noise import GENERATORS, NOISE_LEVEL_DB, make_noise
+from sepflow.demo.rooms import random_room
+from sepflow.demo.settings import NOISE_TYPES
+from sepflow.demo.speakers import speaker_panels
+from sepflow.demo.speech import Speaker, synthesize_speech
 from sepflow.errors import SepflowError
 
 SENTENCE = "The quiet farmer carried the basket across the bridge."
@@ -174,7 +175,7 @@ def test_logged_snr_and_no_clipping(corpora):
 
 
 def test_interrupted_run_leaves_nothing(tmp_path, monkeypatch):
-    from sepflow.data.demo import corpus
+    from sepflow.demo import corpus
 
     def fail(*args):
         raise RuntimeError("interrupted")
@@ -232,7 +233,7 @@ def test_music_set_has_musdb_layout_and_sums(tmp_path):
 
 
 def test_reverberant_target_keeps_direct_path_and_early_reflections():
-    from sepflow.data.demo.corpus import EARLY_REFLECTIONS_S, early_part, reverberate
+    from sepflow.demo.corpus import EARLY_REFLECTIONS_S, early_part, reverberate
 
     rir = np.random.default_rng(0).normal(0, 0.1, 8000)
     rir[0] = 1.0
@@ -244,3 +245,8 @@ def test_reverberant_target_keeps_direct_path_and_early_reflections():
     target, full = reverberate(speech, early), reverberate(speech, rir)
     assert target.shape == full.shape == speech.shape
     assert np.sum((full - target) ** 2) > 0  # the late tail is what the enhancer must remove
+
+
+def test_the_settings_name_every_noise_generator():
+    """The config check names the noise types without importing the synthesizers."""
+    assert tuple(GENERATORS) == NOISE_TYPES

@@ -16,8 +16,9 @@ from sepflow.data.datasets.mixing import (
     RirSampler,
     SignalSampler,
     mixer_from_manifests,
-    mixing_from_config,
+    mixing_data,
 )
+from sepflow.data.datasets.specs import MixingData
 from sepflow.data.manifest import pool_manifest
 from sepflow.data.segments import StepBatches
 from sepflow.errors import SepflowError
@@ -194,11 +195,11 @@ def test_validation_set_is_fixed_by_seed(pools):
         valid[4]
 
 
-def test_mixing_from_config_reads_pools_by_name_and_names_bad_keys(pools):
+def test_mixing_data_reads_pools_by_name_and_names_bad_keys(pools):
     root = pools["root"]
 
-    def manifest(name):
-        return pool_manifest(root / "audio" / name.split("/")[1], root, *name.split("/"), SR)
+    def manifest(split):
+        return pool_manifest(root / "audio" / split.split, root, split.dataset, split.split, SR)
 
     cfg = {
         "speech": "pools/speech",
@@ -207,18 +208,17 @@ def test_mixing_from_config_reads_pools_by_name_and_names_bad_keys(pools):
         "snr_range": [5, 5],
         "valid_size": 3,
     }
-    data = mixing_from_config(cfg, "experiments.x.data.mixing", manifest, 0.25, seed=1)
+    where = "experiments.x.data.mixing"
+    data = mixing_data(MixingData.parse(cfg, where), manifest, 0.25, seed=1)
     assert len(data.train) == 4 and len(data.valid) == 3 and data.train.mixer.snr_range == (5, 5)
     assert (data.sources, data.channels, data.sample_rate, data.task) == (("speech",), 1, SR, "speech")
     assert data.train[(0, 0)][0].shape == (1, SR // 4)
-    other = mixing_from_config({**cfg, "snr_range": [0, 5]}, "m", manifest, 0.25, seed=1)
+    other = mixing_data(MixingData.parse({**cfg, "snr_range": [0, 5]}, where), manifest, 0.25, seed=1)
     assert other.fingerprint != data.fingerprint  # a change in the mixing restarts training
     with pytest.raises(SepflowError, match="experiments.x.data.mixing.snr: unknown key"):
-        mixing_from_config({**cfg, "snr": 3}, "experiments.x.data.mixing", manifest, 0.25, seed=1)
+        MixingData.parse({**cfg, "snr": 3}, where)
     with pytest.raises(SepflowError, match="no RIR pool"):
-        mixing_from_config(
-            {"speech": "pools/speech", "noise": "pools/noise", "p_speech_rir": 0.5}, "m", manifest, 0.25, seed=1
-        )
+        MixingData.parse({"speech": "pools/speech", "noise": "pools/noise", "p_speech_rir": 0.5}, where)
 
 
 def test_rt60_agrees_with_pyroomacoustics_on_a_simulated_room():

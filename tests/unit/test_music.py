@@ -10,8 +10,8 @@ import torch
 
 musdb = pytest.importorskip("musdb", reason="musdb needs ffmpeg on PATH")
 
-from sepflow.data.demo.music import MUSIC_SAMPLE_RATE, synthesize_music  # noqa: E402
 from sepflow.data.manifest import MUSIC_SOURCES  # noqa: E402
+from sepflow.demo.music import MUSIC_SAMPLE_RATE, synthesize_music  # noqa: E402
 from sepflow.infer.separation_baselines import mixture_baseline, oracle_irm  # noqa: E402
 from sepflow.metrics.music import median_over_tracks, music_metrics  # noqa: E402
 from sepflow.models import build_model, count_parameters  # noqa: E402

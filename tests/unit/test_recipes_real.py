@@ -19,7 +19,7 @@ import soundfile as sf
 from conftest import quiet
 
 from sepflow.data.prepare import prepare_dataset
-from sepflow.data.recipes import build_manifest, dataset_splits, dns, get_recipe, musan, musdb, rirs, vctk_demand
+from sepflow.data.recipes import build_manifest, dns, musan, musdb, parse_dataset, rirs, vctk_demand
 from sepflow.errors import SepflowError
 
 
@@ -38,20 +38,21 @@ def make_zip(path: Path, files: dict[str, bytes]) -> bytes:
     return path.read_bytes()
 
 
-def run_recipe(recipe, cfg, tmp_path, name):
-    cfg = {"recipe": recipe.__name__.rsplit(".", 1)[1], **cfg}
-    assert get_recipe(cfg["recipe"]) is recipe
-    recipe.check(cfg, f"datasets.{name}")
+def dataset(module, cfg, name="dataset"):
+    """The registered recipe of `module` built from `cfg`, as the plan builds it."""
+    return parse_dataset({"recipe": module.__name__.rsplit(".", 1)[1], **cfg}, f"datasets.{name}")
+
+
+def run_recipe(module, cfg, tmp_path, name):
     raw, audio = tmp_path / "data/raw" / name, tmp_path / "data/audio" / name
-    prepare_dataset(cfg, audio, raw, seed=0, workers=2, log=quiet)
+    prepare_dataset(dataset(module, cfg, name), audio, raw, seed=0, workers=2, log=quiet)
     return raw, audio
 
 
-def manifests(cfg, recipe, tmp_path, name):
+def manifests(cfg, module, tmp_path, name):
     """Every split's manifest, built by the registry from the prepared folder."""
-    cfg = {"recipe": recipe.__name__.rsplit(".", 1)[1], **cfg}
-    audio = tmp_path / "data/audio" / name
-    return {split: build_manifest(cfg, audio, tmp_path / "data", name, split) for split in dataset_splits(cfg)}
+    recipe, audio = dataset(module, cfg, name), tmp_path / "data/audio" / name
+    return {split: build_manifest(recipe, audio, tmp_path / "data", name, split) for split in recipe.splits()}
 
 
 def with_hashes(remote, data: bytes):
@@ -92,7 +93,7 @@ def test_vctk_demand_html_answer_stops_with_one_message(server, tmp_path):
     server.html.add("clean_trainset_28spk_wav.zip")
     cfg = {"sample_rate": 16000, "mirror": server.url}
     with pytest.raises(SepflowError, match="clean_trainset_28spk_wav.zip.*HTML page"):
-        vctk_demand.download(cfg, tmp_path / "raw", quiet)
+        dataset(vctk_demand, cfg).download(tmp_path / "raw", quiet)
 
 
 def test_vctk_demand_local_path_is_read_in_place(tmp_path):
@@ -106,7 +107,7 @@ def test_vctk_demand_local_path_is_read_in_place(tmp_path):
     raw, audio = run_recipe(vctk_demand, cfg, tmp_path, "vctk_demand")
     assert not raw.exists() and sorted(p.name for p in local.rglob("*")) == before
     assert [len(list((audio / s / "clean").glob("*.wav"))) for s in ("train", "valid", "test")] == [1, 1, 1]
-    assert sorted(vctk_demand.inputs(cfg)) == sorted(str(p) for p in local.rglob("*.wav"))
+    assert sorted(dataset(vctk_demand, cfg).inputs()) == sorted(str(p) for p in local.rglob("*.wav"))
 
 
 def test_musan_parts_become_pools(server, tmp_path, monkeypatch):
@@ -125,7 +126,7 @@ def test_musan_parts_become_pools(server, tmp_path, monkeypatch):
         t.add(src / "musan", arcname="musan")
     cfg = {"sample_rate": 16000, "mirror": server.url, "parts": ["noise", "music"]}
     with pytest.raises(SepflowError, match="musan.tar.gz.*size expected 11086114085 bytes"):
-        musan.download(cfg, tmp_path / "raw0", quiet)  # the published size and md5 guard the real file
+        dataset(musan, cfg).download(tmp_path / "raw0", quiet)  # the published size and md5 guard the real file
     monkeypatch.setattr(musan, "REMOTE", with_hashes(musan.REMOTE, (server.root / "musan.tar.gz").read_bytes()))
     _, audio = run_recipe(musan, cfg, tmp_path, "musan")
     pools = manifests(cfg, musan, tmp_path, "musan")
@@ -170,7 +171,7 @@ def test_rirs_slr26_rooms_and_slr28_real_and_point_noises(server, tmp_path, monk
     assert all(sf.info(str(pools["real"].paths(it)["audio"])).channels == 1 for it in pools["real"].items)
     assert len(pools["point_noises"].items) == 1
     with pytest.raises(SepflowError, match="parts"):
-        rirs.check({"sample_rate": 16000, "source": "slr26", "parts": ["real"]}, "datasets.rirs")
+        dataset(rirs, {"sample_rate": 16000, "source": "slr26", "parts": ["real"]})
 
 
 def musdb_tracks() -> dict[str, str]:
@@ -323,6 +324,6 @@ def test_dns_default_pulls_the_test_sets_only_and_local_copy_with_pointers_fails
     assert sorted(p.name for p in audio.iterdir()) == ["test_no_reverb", "test_with_reverb"]
     assert all(dns._is_pointer(p) for p in (raw / "DNS-Challenge/datasets/clean").glob("*.wav"))
     local = {"sample_rate": 16000, "local_path": str(raw / "DNS-Challenge"), "pools": {"noise": 1}}
-    assert len(dns.inputs(local)) == 3 * 2 * 2 + 1  # two test sets of 3 pairs, one noise file
+    assert len(dataset(dns, local).inputs()) == 3 * 2 * 2 + 1  # two test sets of 3 pairs, one noise file
     with pytest.raises(SepflowError, match="git-LFS pointer"):
-        dns.prepare(local, tmp_path / "audio2", raw_dir=tmp_path / "unused", seed=0, workers=1, log=quiet)
+        dataset(dns, local).prepare(tmp_path / "audio2", raw_dir=tmp_path / "unused", seed=0, workers=1, log=quiet)

@@ -19,8 +19,8 @@ from torch import nn
 from torch.utils.tensorboard import SummaryWriter
 
 from sepflow.data.datasets import training_data
-from sepflow.data.demo.music import synthesize_music
 from sepflow.data.manifest import MUSIC_SOURCES, read_manifest, stems_manifest, write_manifest
+from sepflow.demo.music import synthesize_music
 from sepflow.errors import SepflowError
 from sepflow.models import MODELS, build_model
 from sepflow.train.examples import ValidationExamples, spectrogram_image
@@ -197,5 +197,5 @@ def test_changing_examples_resumes_and_keeps_the_events_up_to_the_saved_step(toy
 
 @pytest.mark.parametrize("value", [-1, 1.5, True, "3"])
 def test_bad_examples_values_are_named(value):
-    with pytest.raises(SepflowError, match=r"experiments\.x\.train\.examples must be a whole number"):
+    with pytest.raises(SepflowError, match=r"^experiments\.x\.train\.examples\b"):
         Recipe.from_config({"examples": value}, where="experiments.x.train")

@@ -1,22 +1,22 @@
 # Datasets: each dataset's recipe prepares data/audio/{dataset} (synthesizes the demo,
-# resamples a user's folder, later downloads and resamples a public corpus).
+# resamples a user's folder, downloads and resamples a public corpus).
 
 
 rule prepare:
     input:
-        recipe_inputs,
+        unpack(planned("prepare")),
     output:
-        audio=directory(f"{DATA}/audio/{{dataset}}"),
-        record=f"{DATA}/audio/{{dataset}}.record.json",
+        audio=directory(LAYOUT.prepared("{dataset}")),
+        record=LAYOUT.record(LAYOUT.prepared("{dataset}")),
     params:
-        dataset=lambda w: canonical_json(config["datasets"][w.dataset]),
-        raw_dir=lambda w: f"{DATA}/raw/{w.dataset}",
-        seed=config["seed"],
+        dataset=lambda w: PLAN.datasets[w.dataset].options.to_json(),
+        raw_dir=lambda w: LAYOUT.raw(w.dataset),
+        seed=PLAN.settings.seed,
     log:
-        f"{DATA}/logs/{{dataset}}/prepare.log",
+        LAYOUT.data_log("{dataset}", "prepare"),
     benchmark:
-        f"{DATA}/benchmarks/{{dataset}}/prepare.tsv"
-    threads: 2
+        LAYOUT.data_benchmark("{dataset}", "prepare")
+    threads: PLAN.settings.threads.prepare
     conda:
         "../../envs/sepflow.yaml"
     script:
@@ -25,4 +25,4 @@ rule prepare:
 
 rule all_data:
     input:
-        expand(f"{DATA}/audio/{{dataset}}", dataset=config["datasets"]),
+        [LAYOUT.prepared(dataset) for dataset in PLAN.datasets],

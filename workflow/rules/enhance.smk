@@ -1,22 +1,23 @@
-# Inference: every noisy file of a test split through a trained model or a baseline.
+# Inference: every mixture of a test split through the experiment's system.
 
 
 rule enhance:
     input:
-        unpack(enhance_inputs),
+        unpack(planned("enhance")),
     output:
-        enhanced=directory(f"{RESULTS}/{{experiment}}/{{dataset}}/{{split}}/enhanced"),
-        record=f"{RESULTS}/{{experiment}}/{{dataset}}/{{split}}/enhanced.record.json",
+        enhanced=directory(LAYOUT.enhanced("{experiment}", "{dataset}", "{split}")),
+        record=LAYOUT.record(LAYOUT.enhanced("{experiment}", "{dataset}", "{split}")),
     params:
-        experiment=enhance_params,
-        device=config["device"],
+        system=lambda w: PLAN.experiment(w.experiment).system.for_inference().to_json(),
+        enhance=lambda w: PLAN.experiment(w.experiment).enhance.to_json(),
+        device=PLAN.settings.device,
     log:
-        f"{RESULTS}/{{experiment}}/logs/enhance_{{dataset}}_{{split}}.log",
+        LAYOUT.log("{experiment}", "enhance_{dataset}_{split}"),
     benchmark:
-        f"{RESULTS}/{{experiment}}/benchmarks/enhance_{{dataset}}_{{split}}.tsv"
-    threads: config["threads"]["enhance"]
+        LAYOUT.benchmark("{experiment}", "enhance_{dataset}_{split}")
+    threads: PLAN.settings.threads.enhance
     resources:
-        gpu=lambda w: GPU if w.experiment in MODELLED else 0,
+        gpu=lambda w: GPU * PLAN.experiment(w.experiment).system.uses_gpu(),
     conda:
         "../../envs/sepflow.yaml"
     script:
@@ -25,4 +26,4 @@ rule enhance:
 
 rule all_enhanced:
     input:
-        [f"{RESULTS}/{exp}/{ts.dataset}/{ts.split}/enhanced" for exp, ts in TARGETS],
+        [LAYOUT.enhanced(experiment, split) for experiment, split in PLAN.targets()],

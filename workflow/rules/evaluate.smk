@@ -1,20 +1,18 @@
-# Evaluation: per-item PESQ (wide band), STOI, SI-SNR and SI-SNR improvement.
+# Evaluation: per-item metrics of each enhanced test split.
 
 
 rule evaluate:
     input:
-        manifest=lambda w: manifest_path(w.dataset, w.split),
-        enhanced=f"{RESULTS}/{{experiment}}/{{dataset}}/{{split}}/enhanced",
-        record=f"{RESULTS}/{{experiment}}/{{dataset}}/{{split}}/enhanced.record.json",
+        unpack(planned("evaluate")),
     output:
-        f"{RESULTS}/{{experiment}}/{{dataset}}/{{split}}/metrics.csv",
+        LAYOUT.metrics("{experiment}", "{dataset}", "{split}"),
     log:
-        f"{RESULTS}/{{experiment}}/logs/evaluate_{{dataset}}_{{split}}.log",
+        LAYOUT.log("{experiment}", "evaluate_{dataset}_{split}"),
     benchmark:
-        f"{RESULTS}/{{experiment}}/benchmarks/evaluate_{{dataset}}_{{split}}.tsv"
+        LAYOUT.benchmark("{experiment}", "evaluate_{dataset}_{split}")
     params:
-        dnsmos=config["metrics"]["dnsmos"],
-    threads: config["threads"]["evaluate"]
+        dnsmos=PLAN.settings.metrics.dnsmos,
+    threads: PLAN.settings.threads.evaluate
     conda:
         "../../envs/sepflow.yaml"
     script:
@@ -23,4 +21,4 @@ rule evaluate:
 
 rule all_metrics:
     input:
-        metrics_files(),
+        [LAYOUT.metrics(experiment, split) for experiment, split in PLAN.targets()],

@@ -3,14 +3,13 @@
 
 rule manifest:
     input:
-        audio=f"{DATA}/audio/{{dataset}}",
-        record=f"{DATA}/audio/{{dataset}}.record.json",
+        unpack(planned("manifest")),
     output:
-        f"{DATA}/manifests/{{dataset}}/{{split}}.json",
+        LAYOUT.manifest("{dataset}", "{split}"),
     params:
-        dataset=lambda w: canonical_json(config["datasets"][w.dataset]),
+        dataset=lambda w: PLAN.datasets[w.dataset].options.to_json(),
     log:
-        f"{DATA}/logs/{{dataset}}/manifest_{{split}}.log",
+        LAYOUT.data_log("{dataset}", "manifest_{split}"),
     conda:
         "../../envs/sepflow.yaml"
     script:
@@ -19,4 +18,4 @@ rule manifest:
 
 rule all_manifests:
     input:
-        [manifest_path(ds, split) for ds, cfg in config["datasets"].items() for split in dataset_splits(cfg)],
+        [LAYOUT.manifest(split) for split in PLAN.splits()],

@@ -1,28 +1,26 @@
-# Training: one model per experiment with a `model`; it asks for one GPU per training process
-# (`train: {processes: N}`, default 1) when CUDA will be used, and N > 1 processes are started
-# through Accelerate (sepflow.train.launch).
+# Training: one model per experiment whose system is trained here; it asks for one GPU per
+# training process (`train: {processes: N}`, default 1) when CUDA will be used, and N > 1
+# processes are started through Accelerate (sepflow.train.launch).
 # results/{experiment}/train/ keeps last.pt so an interrupted or extended run resumes.
+from sepflow.plan.jobs import train_job
 
 
 rule train_model:
     wildcard_constraints:
-        experiment="|".join(TRAINED) or "^$",
+        experiment=made_by("train_model"),
     input:
-        train_inputs,
+        unpack(planned("train_model")),
     output:
-        model=f"{RESULTS}/{{experiment}}/model.pt",
+        model=LAYOUT.model("{experiment}"),
     params:
-        experiment=train_params,
-        device=config["device"],
-        workdir=lambda w: f"{RESULTS}/{w.experiment}/train",
-        manifests=f"{DATA}/manifests",
+        job=lambda w: train_job(PLAN, w.experiment).to_json(),
     log:
-        f"{RESULTS}/{{experiment}}/logs/train.log",
+        LAYOUT.log("{experiment}", "train"),
     benchmark:
-        f"{RESULTS}/{{experiment}}/benchmarks/train.tsv"
-    threads: config["threads"]["train"]
+        LAYOUT.benchmark("{experiment}", "train")
+    threads: PLAN.settings.threads.train
     resources:
-        gpu=train_gpus,
+        gpu=lambda w: GPU * PLAN.experiment(w.experiment).system.processes(),
     conda:
         "../../envs/sepflow.yaml"
     script:
@@ -31,4 +29,4 @@ rule train_model:
 
 rule all_models:
     input:
-        expand(f"{RESULTS}/{{experiment}}/model.pt", experiment=TRAINED),
+        [LAYOUT.model(experiment) for experiment in PLAN.made_by("train_model")],

@@ -1,14 +1,13 @@
 """Snakemake adapter: prepare one dataset into data/audio/{dataset} with its recipe."""
 
-import json
-
 from sepflow.data.prepare import prepare_dataset
+from sepflow.data.recipes import recipe_from_json
 from sepflow.files import write_folder_record
 from sepflow.stage import stage
 
 with stage(snakemake):
     prepare_dataset(
-        json.loads(snakemake.params.dataset),
+        recipe_from_json(snakemake.params.dataset),
         snakemake.output.audio,
         snakemake.params.raw_dir,
         seed=snakemake.params.seed,

@@ -7,22 +7,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from sepflow.data.recipes import get_recipe
+from sepflow.data.recipes.base import CorpusRecipe
 from sepflow.files import atomic_folder
 
 
 def prepare_dataset(
-    cfg: dict,
+    recipe: CorpusRecipe,
     audio_dir: str | Path,
     raw_dir: str | Path,
     seed: int,
     workers: int = 1,
     log: Callable[[str], None] = print,
 ) -> Path:
-    """Prepare one configured dataset (its `recipe` decides how) into `audio_dir`."""
-    recipe = get_recipe(cfg["recipe"])
-    if hasattr(recipe, "download") and "local_path" not in cfg:  # a copy the user has is read in place
-        recipe.download(cfg, Path(raw_dir), log)  # checksummed and resumable; kept in raw_dir between runs
+    """Prepare one configured dataset (its recipe decides how) into `audio_dir`."""
+    recipe.download(Path(raw_dir), log)  # checksummed and resumable; kept in raw_dir between runs
     with atomic_folder(audio_dir) as staging:
-        recipe.prepare(cfg, staging, raw_dir=Path(raw_dir), seed=seed, workers=workers, log=log)
+        recipe.prepare(staging, raw_dir=Path(raw_dir), seed=seed, workers=workers, log=log)
     return Path(audio_dir)

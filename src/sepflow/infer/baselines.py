@@ -12,6 +12,7 @@ import numpy as np
 
 from sepflow.errors import SepflowError
 from sepflow.infer.separation_baselines import mixture_baseline, oracle_irm
+from sepflow.registry import Registry
 
 Separator = Callable[[np.ndarray], np.ndarray]
 
@@ -49,21 +50,20 @@ class OracleIRM:
         return oracle_irm(audio, references, self.n_fft, self.hop)
 
 
-BASELINES: dict[str, Callable[..., Separator]] = {
-    "noisy": mixture,
-    "mixture": mixture,
-    "spectral_gating": spectral_gating,
-    "oracle_irm": OracleIRM,
-}
+BASELINES = Registry(
+    "baseline",
+    {
+        "noisy": "sepflow.infer.baselines:mixture",
+        "mixture": "sepflow.infer.baselines:mixture",
+        "spectral_gating": "sepflow.infer.baselines:spectral_gating",
+        "oracle_irm": "sepflow.infer.baselines:OracleIRM",
+    },
+    leading=("sample_rate", "sources"),
+)
 
-UNPROCESSED = tuple(name for name, make in BASELINES.items() if make is mixture)
+UNPROCESSED = tuple(name for name, entry in BASELINES.items() if entry == "sepflow.infer.baselines:mixture")
 """Baselines that pass the input through: the row every model's gain is measured against."""
 
 
 def build_baseline(name: str, sample_rate: int, sources: tuple[str, ...], **args) -> Separator:
-    if name not in BASELINES:
-        raise SepflowError(f"unknown baseline {name!r}; choose one of: {', '.join(sorted(BASELINES))}")
-    try:
-        return BASELINES[name](sample_rate, tuple(sources), **args)
-    except TypeError as exc:
-        raise SepflowError(f"bad arguments for baseline {name!r}: {exc}") from None
+    return BASELINES.build(name, sample_rate, tuple(sources), **args)

@@ -7,30 +7,30 @@ losses that analyse audio at a fixed rate (STOI) are given the training data's s
 
 from __future__ import annotations
 
-import importlib
 import inspect
 
 from torch import nn
 
 from sepflow.errors import SepflowError
+from sepflow.registry import Registry
 
-LOSSES: dict[str, str] = {
-    "l1": "sepflow.losses.time:L1Loss",
-    "l1_mrstft": "sepflow.losses.stft:L1MultiResolutionSTFTLoss",
-    "mrstft": "sepflow.losses.stft:MultiResolutionSTFTLoss",
-    "magnitude_mse": "sepflow.losses.spectral:MagnitudeMSELoss",
-    "spectral": "sepflow.losses.spectral:ComplexMagnitudeLoss",
-    "stoi": "sepflow.losses.stoi:STOILoss",
-    "sum": "sepflow.losses:WeightedSum",
-}
+LOSSES = Registry(
+    "loss",
+    {
+        "l1": "sepflow.losses.time:L1Loss",
+        "l1_mrstft": "sepflow.losses.stft:L1MultiResolutionSTFTLoss",
+        "mrstft": "sepflow.losses.stft:MultiResolutionSTFTLoss",
+        "magnitude_mse": "sepflow.losses.spectral:MagnitudeMSELoss",
+        "spectral": "sepflow.losses.spectral:ComplexMagnitudeLoss",
+        "stoi": "sepflow.losses.stoi:STOILoss",
+        "sum": "sepflow.losses:WeightedSum",
+    },
+)
 
 
 def build_loss(name: str, sample_rate: int, **args) -> nn.Module:
     """Instantiate a registered loss; a wrong name or argument names the loss and the argument."""
-    if name not in LOSSES:
-        raise SepflowError(f"unknown loss {name!r}; choose one of: {', '.join(sorted(LOSSES))}")
-    module, cls_name = LOSSES[name].split(":")
-    cls = getattr(importlib.import_module(module), cls_name)
+    cls = LOSSES.load(name)
     if "sample_rate" in inspect.signature(cls).parameters:
         args["sample_rate"] = sample_rate
     try:

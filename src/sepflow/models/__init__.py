@@ -10,39 +10,34 @@ return (batch, channels, time). Spectral models do their STFT inside.
 
 from __future__ import annotations
 
-import importlib
-
 import torch
 from torch import nn
 
 from sepflow.errors import SepflowError
+from sepflow.registry import Registry
 
-MODELS: dict[str, str] = {
-    "demucs": "sepflow.models.demucs:Demucs",
-    "gatewave": "sepflow.models.gatewave:GateWave",
-    "semamba": "sepflow.models.semamba:SEMamba",
-    "spec_unet": "sepflow.models.spec_unet:SpecUNet",
-    "tcm_unet": "sepflow.models.tcm_unet:TCMUNet",
-    "unet1d": "sepflow.models.unet1d:UNet1D",
-    "waveunet": "sepflow.models.waveunet:WaveUNet",
-}
+MODELS = Registry(
+    "model",
+    {
+        "demucs": "sepflow.models.demucs:Demucs",
+        "gatewave": "sepflow.models.gatewave:GateWave",
+        "semamba": "sepflow.models.semamba:SEMamba",
+        "spec_unet": "sepflow.models.spec_unet:SpecUNet",
+        "tcm_unet": "sepflow.models.tcm_unet:TCMUNet",
+        "unet1d": "sepflow.models.unet1d:UNet1D",
+        "waveunet": "sepflow.models.waveunet:WaveUNet",
+    },
+)
 
 
 def model_class(name: str) -> type[nn.Module]:
     """The class registered under `name`."""
-    if name not in MODELS:
-        raise SepflowError(f"unknown model {name!r}; choose one of: {', '.join(sorted(MODELS))}")
-    module, cls = MODELS[name].split(":")
-    return getattr(importlib.import_module(module), cls)
+    return MODELS.load(name)
 
 
 def build_model(name: str, **args) -> nn.Module:
     """Instantiate a registered model; a wrong argument names the model and the argument."""
-    cls = model_class(name)
-    try:
-        return cls(**args)
-    except TypeError as exc:
-        raise SepflowError(f"bad arguments for model {name!r}: {exc}") from None
+    return MODELS.build(name, **args)
 
 
 def count_parameters(model: nn.Module) -> int:

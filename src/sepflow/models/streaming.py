@@ -8,13 +8,14 @@ their models (demucs_stream.py, tcm_unet_stream.py), which they fold into plain 
 
 from __future__ import annotations
 
-import importlib
 from typing import Protocol
 
 import torch
 from torch import nn
 
 from sepflow.errors import SepflowError
+from sepflow.models import MODELS
+from sepflow.registry import Registry
 
 
 class Streamer(Protocol):
@@ -33,26 +34,29 @@ class Streamer(Protocol):
         """Forget the signal so far, for a new one."""
 
 
-STREAMERS: dict[str, str] = {
-    "Demucs": "sepflow.models.demucs_stream:DemucsStreamer",
-    "TCMUNet": "sepflow.models.tcm_unet_stream:TCMUNetStreamer",
-}
+STREAMERS = Registry(
+    "streamer",
+    {
+        "demucs": "sepflow.models.demucs_stream:DemucsStreamer",
+        "tcm_unet": "sepflow.models.tcm_unet_stream:TCMUNetStreamer",
+    },
+)
+"""Keyed by the model's registry name (the name a checkpoint stores)."""
 
 
 def can_stream(model: nn.Module) -> bool:
     """Whether `model` has a streamer and is causal (a non-causal Demucs has none)."""
-    return type(model).__name__ in STREAMERS and getattr(model, "causal", True)
+    return MODELS.name_of(model) in STREAMERS and getattr(model, "causal", True)
 
 
 def make_streamer(model: nn.Module, **options) -> Streamer:
     """The streamer of `model` (in eval mode, on CPU); options go to its constructor."""
-    name = type(model).__name__
     if not can_stream(model):
         raise SepflowError(
-            f"{name} cannot stream: streaming models are causal {sorted(STREAMERS)}; drop --stream to run it offline."
+            f"{MODELS.name_of(model) or type(model).__name__} cannot stream: streaming models are causal "
+            f"{sorted(STREAMERS)}; drop --stream to run it offline."
         )
-    module, cls = STREAMERS[name].split(":")
-    return getattr(importlib.import_module(module), cls)(model.eval(), **options)
+    return STREAMERS.build(MODELS.name_of(model), model.eval(), **options)
 
 
 def stream(streamer: Streamer, audio: torch.Tensor, chunk: int) -> torch.Tensor:

@@ -29,24 +29,25 @@ import torch
 
 from sepflow.data.datasets import experiment_data
 from sepflow.errors import SepflowError
+from sepflow.train.job import TrainJob
 from sepflow.train.loop import train
 from sepflow.train.recipe import Recipe
 
 ERROR_PREFIX = "sepflow error: "  # how a rank reports a SepflowError to the caller
 
 
-def train_job(job: dict, log: Callable[[str], None] = print) -> dict:
-    """Train one experiment and return its best model checkpoint. `job`: model, args,
-    train (the recipe mapping), where (its config key, for messages), data (the experiment's
-    data section), manifests (the manifests folder), out_dir, device, name, threads (CPU
-    threads of the whole job)."""
-    recipe = Recipe.from_config(job["train"], f"{job['where']}.train")
+def train_job(job: TrainJob, threads: int = 1, log: Callable[[str], None] = print) -> dict:
+    """Train one experiment and return its best model checkpoint; `threads` are the CPU
+    threads of the whole job (shared among its processes)."""
+    recipe = job.training_recipe
     if recipe.processes == 1:
-        data = experiment_data(job["data"], job["manifests"], recipe.segment, recipe.seed, f"{job['where']}.data")
-        return train(
-            job["model"], job["args"] or {}, recipe, data, job["out_dir"], device=job["device"], name=job["name"]
-        )
-    return _launch(job, recipe.processes, log)
+        return _train(job, recipe)
+    return _launch(job, recipe.processes, threads, log)
+
+
+def _train(job: TrainJob, recipe: Recipe) -> dict:
+    data = experiment_data(job.data, job.manifests, recipe.segment, recipe.seed)
+    return train(job.model, job.args, recipe, data, job.out_dir, device=job.device, name=job.experiment)
 
 
 def _free_port() -> int:
@@ -79,15 +80,15 @@ def launch_command(processes: int, program: list[str]) -> list[str]:
     ]
 
 
-def _launch(job: dict, processes: int, log: Callable[[str], None]) -> dict:
-    out_dir = Path(job["out_dir"])
+def _launch(job: TrainJob, processes: int, threads: int, log: Callable[[str], None]) -> dict:
+    out_dir = Path(job.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    threads = max(1, int(job.get("threads") or 1) // processes)
+    threads = max(1, int(threads) // processes)
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONUNBUFFERED": "1"}
     errors, interrupted = [], False
     with tempfile.TemporaryDirectory(prefix="sepflow-launch-") as tmp:
         job_path = Path(tmp) / "job.json"
-        job_path.write_text(json.dumps({**job, "threads": threads}))
+        job_path.write_text(json.dumps({"job": job.to_json(), "threads": threads}))
         # Its own session: a Ctrl-C in the terminal reaches the ranks once, through us.
         proc = subprocess.Popen(
             launch_command(processes, ["-m", "sepflow.train.launch", str(job_path)]),
@@ -124,12 +125,11 @@ def _launch(job: dict, processes: int, log: Callable[[str], None]) -> dict:
 
 def main(job_path: str) -> int:
     """One rank: train as the job says, at the threads the caller gave each process."""
-    job = json.loads(Path(job_path).read_text())
-    torch.set_num_threads(job["threads"])
-    recipe = Recipe.from_config(job["train"], f"{job['where']}.train")
+    spec = json.loads(Path(job_path).read_text())
+    torch.set_num_threads(spec["threads"])
+    job = TrainJob.from_json(spec["job"])
     try:
-        data = experiment_data(job["data"], job["manifests"], recipe.segment, recipe.seed, f"{job['where']}.data")
-        train(job["model"], job["args"] or {}, recipe, data, job["out_dir"], device=job["device"], name=job["name"])
+        _train(job, job.training_recipe)
     except SepflowError as exc:
         print(f"{ERROR_PREFIX}{exc}", flush=True)
         return 2

@@ -5,46 +5,46 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import field
+
+from pydantic import ConfigDict, ValidationError
+from pydantic.dataclasses import dataclass
 
 from sepflow.errors import SepflowError
+from sepflow.specs import Count, Flag, Number, config_error
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=ConfigDict(extra="forbid"))
 class Recipe:
-    steps: int = 1000
-    batch_size: int = 8
-    segment: float = 2.0  # seconds per training crop
-    lr: float = 3e-4
+    steps: Count = 1000
+    batch_size: Count = 8
+    segment: Number = 2.0  # seconds per training crop
+    lr: Number = 3e-4
     optimizer: str = "adam"  # adam | adamw
-    betas: tuple[float, float] = (0.9, 0.999)
-    weight_decay: float = 0.0
+    betas: tuple[Number, Number] = (0.9, 0.999)
+    weight_decay: Number = 0.0
     loss: dict = field(default_factory=lambda: {"name": "l1"})
-    clip_grad: float = 5.0  # max gradient norm; 0 disables clipping
-    valid_every: int = 100  # steps between validations (and checkpoints)
-    valid_items: int = 0  # 0: the whole validation split
-    examples: int = 3  # validation items written to TensorBoard as audio + spectrograms; 0 none
-    lr_factor: float = 0.5  # ReduceLROnPlateau on the validation loss
-    lr_patience: int = 2  # validations without improvement before the LR drops
-    early_stop: int = 0  # validations without improvement before stopping; 0 never
-    mixed_precision: bool = True  # fp16 autocast, on CUDA only
-    num_workers: int = 0
-    log_every: int = 20
-    seed: int = 0
-    processes: int = 1  # training processes (GPUs of one node); batch_size stays the global batch
+    clip_grad: Number = 5.0  # max gradient norm; 0 disables clipping
+    valid_every: Count = 100  # steps between validations (and checkpoints)
+    valid_items: Count = 0  # 0: the whole validation split
+    examples: Count = 3  # validation items written to TensorBoard as audio + spectrograms; 0 none
+    lr_factor: Number = 0.5  # ReduceLROnPlateau on the validation loss
+    lr_patience: Count = 2  # validations without improvement before the LR drops
+    early_stop: Count = 0  # validations without improvement before stopping; 0 never
+    mixed_precision: Flag = True  # fp16 autocast, on CUDA only
+    num_workers: Count = 0
+    log_every: Count = 20
+    seed: Count = 0
+    processes: Count = 1  # training processes (GPUs of one node); batch_size stays the global batch
     step: dict = field(default_factory=lambda: {"name": "supervised"})  # sepflow.train.steps.STEPS
 
     @classmethod
     def from_config(cls, cfg: dict, where: str = "train") -> Recipe:
         """Build from a config mapping; an unknown or bad key names itself and the fix."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(cfg) - names)
-        if unknown:
-            raise SepflowError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(names)}")
-        cfg = dict(cfg)
-        if "betas" in cfg:
-            cfg["betas"] = tuple(cfg["betas"])
-        recipe = cls(**cfg)
+        try:
+            recipe = cls(**cfg)
+        except ValidationError as exc:
+            raise config_error(cls, exc, where) from None
         for key in ("steps", "batch_size", "valid_every", "log_every", "processes"):
             if getattr(recipe, key) < 1:
                 raise SepflowError(f"{where}.{key} must be at least 1, got {getattr(recipe, key)}")
@@ -53,9 +53,13 @@ class Recipe:
                 f"{where}.batch_size {recipe.batch_size} is the global batch and must divide "
                 f"evenly among {where}.processes = {recipe.processes}"
             )
-        if isinstance(recipe.examples, bool) or not isinstance(recipe.examples, int) or recipe.examples < 0:
+        if recipe.examples < 0:
             raise SepflowError(
-                f"{where}.examples must be a whole number of validation items, 0 for none, got {recipe.examples!r}"
+                f"{where}.examples must be a number of validation items, 0 for none, got {recipe.examples}"
+            )
+        if recipe.clip_grad < 0:
+            raise SepflowError(
+                f"{where}.clip_grad: {recipe.clip_grad} is negative; give a maximum gradient norm, 0 for none"
             )
         if recipe.segment <= 0 or recipe.lr <= 0:
             raise SepflowError(f"{where}: segment and lr must be positive")

@@ -13,17 +13,16 @@ checkpoints and resumes. A step implements:
 
 from __future__ import annotations
 
-import importlib
-
 import torch
 
-from sepflow.errors import SepflowError
 from sepflow.models import as_sources
+from sepflow.registry import Registry
 
-STEPS: dict[str, str] = {
-    "supervised": "sepflow.train.steps:SupervisedStep",
-    "metric_gan": "sepflow.train.gan:MetricGANStep",
-}
+STEPS = Registry(
+    "step",
+    {"supervised": "sepflow.train.steps:SupervisedStep", "metric_gan": "sepflow.train.gan:MetricGANStep"},
+    leading=("model", "loss_fn", "recipe", "accelerator", "sample_rate"),
+)
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
 
 
@@ -79,11 +78,4 @@ def build_step(model, loss_fn, recipe, accelerator, sample_rate: int):
     """The step the recipe names (`step: {name: ..., **args}`), built for `model`."""
     args = dict(recipe.step)
     name = args.pop("name", "supervised")
-    if name not in STEPS:
-        raise SepflowError(f"train.step.name: unknown step {name!r}; choose one of {sorted(STEPS)}")
-    module, cls = STEPS[name].split(":")
-    step_class = getattr(importlib.import_module(module), cls)
-    try:
-        return step_class(model, loss_fn, recipe, accelerator, sample_rate, **args)
-    except TypeError as exc:
-        raise SepflowError(f"train.step: bad arguments for step {name!r}: {exc}") from None
+    return STEPS.build(name, model, loss_fn, recipe, accelerator, sample_rate, where="train.step", **args)

@@ -4,14 +4,17 @@ and says its sources, sample rate, task and a fingerprint of the data it reads."
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from torch.utils.data import Dataset
 
 from sepflow.data.datasets.files import FileItems, FileSegments
+from sepflow.data.datasets.specs import TrainingDataSpec
 from sepflow.data.manifest import Manifest, read_manifest
 from sepflow.errors import SepflowError
+from sepflow.specs import SplitRef
 
 
 @dataclass(frozen=True)
@@ -52,21 +55,17 @@ def training_data(train: Manifest, valid: Manifest, segment_seconds: float, seed
 
 
 def experiment_data(
-    data: dict, manifests_dir: str | Path, segment_seconds: float, seed: int, where: str = "data"
+    data: TrainingDataSpec, manifests: Mapping[str, str | Path], segment_seconds: float, seed: int
 ) -> TrainingData:
     """The TrainingData of an experiment's `data:` section: a train and a valid split of one
-    dataset, or pools mixed on the fly (`mixing:`), with manifests read from `manifests_dir`."""
+    dataset, or pools mixed on the fly; `manifests` maps each split's name to its manifest."""
 
-    def manifest(name: str) -> Manifest:
-        return read_manifest(Path(manifests_dir) / f"{name}.json")
+    def manifest(split: SplitRef) -> Manifest:
+        return read_manifest(manifests[split.name])
 
-    if "mixing" in data:
-        from sepflow.data.datasets.mixing import mixing_from_config  # it builds a TrainingData: import here
+    if data.mixing is not None:
+        from sepflow.data.datasets.mixing import mixing_data  # it builds a TrainingData: import here
 
-        return mixing_from_config(data["mixing"], f"{where}.mixing", manifest, segment_seconds, seed)
-    return training_data(
-        manifest(f"{data['dataset']}/{data['train']}"),
-        manifest(f"{data['dataset']}/{data['valid']}"),
-        segment_seconds,
-        seed,
-    )
+        return mixing_data(data.mixing, manifest, segment_seconds, seed)
+    train, valid = data.splits()
+    return training_data(manifest(train), manifest(valid), segment_seconds, seed)

@@ -13,13 +13,12 @@
   (item index, crop seed) keys from StepBatches, each mixture a pure function of the seed and
   its key: a resumed run sees the same mixtures and no two DataLoader workers share a stream.
 - MixingValidation: a fixed validation set, mixture i a function of (seed, i) alone.
-- mixing_from_config: both, as the core's TrainingData, from an experiment's `data.mixing`.
+- mixing_data: both, as the core's TrainingData, from an experiment's `data.mixing` spec.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,10 +30,11 @@ from scipy import fft
 from torch.utils.data import Dataset
 
 from sepflow.audio.rir import early_part
-from sepflow.data.corpus_prep import optional
 from sepflow.data.datasets import TrainingData
+from sepflow.data.datasets.specs import MixingData
 from sepflow.data.manifest import Manifest
 from sepflow.errors import SepflowError
+from sepflow.specs import SplitRef
 
 _TRAIN, _VALID = 0, 1  # stream tags: training keys and validation indices never share a seed
 
@@ -221,23 +221,6 @@ class RandomMixtureSampler:
         )
 
 
-NUMBER = (int, float)
-MIXING_KEYS = {
-    "speech",
-    "noise",
-    "rirs",
-    "p_speech_rir",
-    "p_noise_rir",
-    "dereverb",
-    "target_db",
-    "snr_range",
-    "gain_range",
-    "rir_seconds",
-    "min_rms_db",
-    "valid_size",
-}
-
-
 def _files(manifests: list[Manifest], sr: int) -> list[tuple[Path, int]]:
     for m in manifests:
         if m.sample_rate != sr:
@@ -316,75 +299,24 @@ class MixingValidation(Dataset):
         return torch.from_numpy(draw.mixture[None]), torch.from_numpy(draw.target[None, None])
 
 
-def mixing_pools(cfg: dict) -> list[tuple[str, str]]:
-    """(role, "dataset/split") of every pool a mixing section names, speech first."""
-    named = []
-    for role in ("speech", "noise", "rirs"):
-        value = cfg.get(role, [])
-        named += [(role, pool) for pool in ([value] if isinstance(value, str) else value)]
-    return named
-
-
-def check_mixing(cfg: dict, where: str) -> None:
-    """What a `data.mixing` section shows wrong by itself, so that the config check names it
-    before any job runs; whether the pools exist is the config's to check."""
-    unknown = sorted(set(cfg) - MIXING_KEYS)
-    if unknown:
-        raise SepflowError(f"{where}.{unknown[0]}: unknown key; known keys: {sorted(MIXING_KEYS)}")
-    named = mixing_pools(cfg)
-    for role in ("speech", "noise"):
-        if role not in {r for r, _ in named}:
-            raise SepflowError(f"{where}.{role} is missing: name a pool as dataset/split")
-    for role, pool in named:
-        if not isinstance(pool, str) or pool.count("/") != 1:
-            raise SepflowError(f"{where}.{role}: {pool!r} is not a pool; name it as dataset/split")
-    for key in ("p_speech_rir", "p_noise_rir"):
-        if not 0 <= optional(cfg, where, key, NUMBER, 0) <= 1:
-            raise SepflowError(f"{where}.{key}: {cfg[key]!r} is not a probability; give a number in [0, 1]")
-        if cfg.get(key, 0) > 0 and "rirs" not in cfg:
-            raise SepflowError(
-                f"{where}.{key} asks for reverberation but no RIR pool is given; add rirs: dataset/split"
-            )
-    for key in ("snr_range", "gain_range"):
-        value = cfg.get(key, [0, 0])
-        numbers = isinstance(value, list) and all(isinstance(v, NUMBER) and not isinstance(v, bool) for v in value)
-        if not (numbers and len(value) == 2 and value[0] <= value[1]):
-            raise SepflowError(f"{where}.{key}: {value!r} is not a range; give [low, high] in dB with low <= high")
-    for key in ("rir_seconds", "valid_size"):
-        if optional(cfg, where, key, NUMBER, 1) <= 0:
-            raise SepflowError(f"{where}.{key}: {cfg[key]!r} must be a positive number")
-
-
-def mixing_from_config(
-    cfg: dict, where: str, manifest: Callable[[str], Manifest], segment_seconds: float, seed: int
+def mixing_data(
+    spec: MixingData, manifest: Callable[[SplitRef], Manifest], segment_seconds: float, seed: int
 ) -> TrainingData:
-    """The training data of an experiment's `data.mixing` mapping, in the core's TrainingData.
-
-    `speech`, `noise` and `rirs` name pools as "dataset/split" (or lists of them);
-    `manifest(name)` reads one. Other keys are RandomMixtureSampler's options plus
-    rir_seconds, min_rms_db and valid_size (default 200). Errors name f"{where}.key". The
-    fingerprint covers the pools' files and the mixing options, so a change to either
-    starts training afresh.
-    """
-    check_mixing(cfg, where)
+    """The training data of an experiment's `data.mixing` section, in the core's TrainingData;
+    `manifest(pool)` reads one pool's manifest. The fingerprint covers the pools' files and the
+    mixing options, so a change to either starts training afresh."""
     pools = {"speech": [], "noise": [], "rirs": []}
-    for role, name in mixing_pools(cfg):
-        pools[role].append(manifest(name))
-    options = {
-        k: (tuple(v) if isinstance(v, list) else v)
-        for k, v in cfg.items()
-        if k not in ("speech", "noise", "rirs", "valid_size")
-    }
-    if not pools["rirs"]:
-        options.setdefault("p_speech_rir", 0.0)
-        options.setdefault("p_noise_rir", 0.0)
+    for role, pool in spec.pools():
+        pools[role].append(manifest(pool))
     sr = pools["speech"][0].sample_rate
-    mixer = mixer_from_manifests(pools["speech"], pools["noise"], pools["rirs"], round(segment_seconds * sr), **options)
+    mixer = mixer_from_manifests(
+        pools["speech"], pools["noise"], pools["rirs"], round(segment_seconds * sr), **spec.mixer_options()
+    )
     hashes = [m.content_hash for role in ("speech", "noise", "rirs") for m in pools[role]]
-    settings = hashlib.blake2b(json.dumps(cfg, sort_keys=True).encode(), digest_size=8).hexdigest()
+    settings = hashlib.blake2b(spec.to_json().encode(), digest_size=8).hexdigest()
     return TrainingData(
         MixingSegments(mixer, seed),
-        MixingValidation(mixer, seed, int(cfg.get("valid_size", 200))),
+        MixingValidation(mixer, seed, spec.valid_size),
         MixingSegments.sources,
         1,
         sr,

@@ -18,15 +18,16 @@ import os
 import re
 import subprocess
 from pathlib import Path
+from typing import ClassVar, Literal
 
 import numpy as np
+from pydantic import field_validator
 
-from sepflow.data.corpus_prep import local_root, optional, require
+from sepflow.data.recipes.base import DatasetOptions, DownloadedCorpus, DownloadOptions
 from sepflow.data.resampling import Job, resample_files
 from sepflow.errors import SepflowError
 from sepflow.files import atomic_folder
 
-TASK = "speech"
 REPO_URL = "https://github.com/microsoft/DNS-Challenge"
 BRANCH = "interspeech2020/master"
 POOL_DIRS = {"clean": "datasets/clean", "noise": "datasets/noise"}
@@ -35,29 +36,6 @@ TEST_DIR = "datasets/test_set/synthetic/{}"
 _FILEID = re.compile(r"fileid_(\d+)\.wav$")
 _LFS_POINTER = b"version https://git-lfs"
 _BATCH = 200  # paths per `git lfs pull --include`
-
-
-def splits(cfg: dict) -> dict[str, str]:
-    kinds = {f"test_{name}": "paired" for name in cfg.get("test_sets", TEST_SETS)}
-    return {**kinds, **{name: "pool" for name in cfg.get("pools", {})}}
-
-
-def check(cfg: dict, where: str) -> None:
-    require(cfg, where, "sample_rate", int)
-    optional(cfg, where, "mirror", str)
-    optional(cfg, where, "test_sets", list, choices=TEST_SETS)
-    pools = optional(cfg, where, "pools", dict, {})
-    for name, amount in pools.items():
-        if name not in POOL_DIRS:
-            raise SepflowError(f"{where}.pools.{name}: unknown pool; choose from {sorted(POOL_DIRS)}")
-        ok = (isinstance(amount, int) and not isinstance(amount, bool) and amount > 0) or (
-            isinstance(amount, float) and 0 < amount <= 1
-        )
-        if not ok:
-            raise SepflowError(
-                f"{where}.pools.{name} must be a file count (integer > 0) or a fraction in (0, 1], got {amount!r}"
-            )
-    local_root(cfg, where)
 
 
 def choose(names: list[str], amount: int | float) -> list[str]:
@@ -92,43 +70,8 @@ def _require_lfs() -> None:
         ) from None
 
 
-def _wanted(cfg: dict, repo: Path) -> list[str]:
-    """Repository paths the config asks for (test sets whole, pools by their amounts)."""
-    files = _git(["ls-files", "-z", "datasets/clean", "datasets/noise", "datasets/test_set/synthetic"], repo)
-    files = [f for f in files.split("\0") if f.endswith(".wav")]
-    wanted = []
-    for name in cfg.get("test_sets", list(TEST_SETS)):
-        prefix = TEST_DIR.format(name) + "/"
-        wanted += [f for f in files if f.startswith(prefix)]
-    for name, amount in cfg.get("pools", {}).items():
-        prefix = POOL_DIRS[name] + "/"
-        wanted += choose([f for f in files if f.startswith(prefix) and "/" not in f[len(prefix) :]], amount)
-    return wanted
-
-
 def _escape(path: str) -> str:
     return re.sub(r"([\[\]*?\\])", r"\\\1", path)
-
-
-def download(cfg: dict, raw_dir: Path, log) -> None:
-    _require_lfs()
-    repo = raw_dir / "DNS-Challenge"
-    url = cfg.get("mirror", REPO_URL)
-    if not (repo / ".git").is_dir():
-        log(f"cloning {url} (branch {BRANCH}, no LFS content) -> {repo}")
-        with atomic_folder(repo) as tmp:
-            _git(["clone", "--quiet", "--depth", "1", "--single-branch", "--branch", BRANCH, url, str(tmp)], None)
-    wanted = [p for p in _wanted(cfg, repo) if _is_pointer(repo / p)]
-    log(f"git lfs pull: {len(wanted)} files to fetch")
-    for k in range(0, len(wanted), _BATCH):
-        _git(["lfs", "pull", "--include", ",".join(_escape(p) for p in wanted[k : k + _BATCH])], repo)
-        log(f"git lfs pull: {min(k + _BATCH, len(wanted))}/{len(wanted)}")
-    missing = [p for p in wanted if _is_pointer(repo / p)]
-    if missing:
-        raise SepflowError(
-            f"git lfs pull left {len(missing)} files as pointers, e.g. {repo / missing[0]}; "
-            "the LFS server may be over quota: rerun later or set local_path."
-        )
 
 
 def _is_pointer(path: Path) -> bool:
@@ -159,38 +102,87 @@ def _by_fileid(folder: Path) -> dict[str, Path]:
     return out
 
 
-def _jobs(cfg: dict, root: Path, audio_dir: Path) -> list[Job]:
-    jobs = []
-    for name in cfg.get("test_sets", list(TEST_SETS)):
-        base = root / TEST_DIR.format(name)
-        clean, noisy = _by_fileid(base / "clean"), _by_fileid(base / "noisy")
-        if set(clean) != set(noisy):
-            odd = sorted(set(clean) ^ set(noisy), key=int)[:3]
-            raise SepflowError(f"{base}: clean/ and noisy/ differ in fileids, e.g. {odd}; the copy is incomplete.")
-        for fid in clean:
-            for side, files in (("clean", clean), ("noisy", noisy)):
-                jobs.append(Job(files[fid], audio_dir / f"test_{name}" / side / f"fileid_{fid}.wav"))
-    for name, amount in cfg.get("pools", {}).items():
-        folder = root / POOL_DIRS[name]
-        chosen = choose([p.name for p in folder.glob("*.wav")], amount)
-        if not chosen:
-            raise SepflowError(f"folder {folder} holds no WAV files; the DNS copy lacks the {name} pool.")
-        jobs += [Job(folder / n, audio_dir / name / n, channels=1) for n in chosen]
-    return jobs
+class DnsOptions(DownloadOptions):
+    test_sets: list[Literal["no_reverb", "with_reverb"]] = list(TEST_SETS)
+    pools: dict[Literal["clean", "noise"], int | float] = {}
+
+    @field_validator("pools")
+    @classmethod
+    def _amounts(cls, pools: dict) -> dict:
+        for name, amount in pools.items():
+            whole = isinstance(amount, int) and not isinstance(amount, bool) and amount > 0
+            if not (whole or (isinstance(amount, float) and 0 < amount <= 1)):
+                raise ValueError(f"{name} must be a file count (integer > 0) or a fraction in (0, 1], got {amount!r}")
+        return pools
 
 
-def inputs(cfg: dict) -> list[str]:
-    local = local_root(cfg, "dataset")
-    return [str(job.src) for job in _jobs(cfg, local, Path("."))] if local else []
+class Dns(DownloadedCorpus):
+    task = "speech"
+    Options: ClassVar[type[DatasetOptions]] = DnsOptions
 
+    def splits(self) -> dict[str, str]:
+        kinds = {f"test_{name}": "paired" for name in self.options.test_sets}
+        return {**kinds, **{name: "pool" for name in self.options.pools}}
 
-def prepare(cfg: dict, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, log) -> None:
-    root = local_root(cfg, "dataset") or raw_dir / "DNS-Challenge"
-    jobs = _jobs(cfg, root, audio_dir)
-    for job in jobs:
-        _real_audio(job.src)
-    resample_files(jobs, cfg["sample_rate"], workers, log, "DNS 2020")
+    def fetch(self, raw_dir: Path, log) -> None:
+        _require_lfs()
+        repo = raw_dir / "DNS-Challenge"
+        url = self.options.mirror or REPO_URL
+        if not (repo / ".git").is_dir():
+            log(f"cloning {url} (branch {BRANCH}, no LFS content) -> {repo}")
+            with atomic_folder(repo) as tmp:
+                _git(["clone", "--quiet", "--depth", "1", "--single-branch", "--branch", BRANCH, url, str(tmp)], None)
+        wanted = [p for p in self._wanted(repo) if _is_pointer(repo / p)]
+        log(f"git lfs pull: {len(wanted)} files to fetch")
+        for k in range(0, len(wanted), _BATCH):
+            _git(["lfs", "pull", "--include", ",".join(_escape(p) for p in wanted[k : k + _BATCH])], repo)
+            log(f"git lfs pull: {min(k + _BATCH, len(wanted))}/{len(wanted)}")
+        missing = [p for p in wanted if _is_pointer(repo / p)]
+        if missing:
+            raise SepflowError(
+                f"git lfs pull left {len(missing)} files as pointers, e.g. {repo / missing[0]}; "
+                "the LFS server may be over quota: rerun later or set local_path."
+            )
 
+    def _wanted(self, repo: Path) -> list[str]:
+        """Repository paths the config asks for (test sets whole, pools by their amounts)."""
+        files = _git(["ls-files", "-z", "datasets/clean", "datasets/noise", "datasets/test_set/synthetic"], repo)
+        files = [f for f in files.split("\0") if f.endswith(".wav")]
+        wanted = []
+        for name in self.options.test_sets:
+            prefix = TEST_DIR.format(name) + "/"
+            wanted += [f for f in files if f.startswith(prefix)]
+        for name, amount in self.options.pools.items():
+            prefix = POOL_DIRS[name] + "/"
+            wanted += choose([f for f in files if f.startswith(prefix) and "/" not in f[len(prefix) :]], amount)
+        return wanted
 
-def split_dir(cfg: dict, audio_dir: Path, split: str) -> Path:
-    return audio_dir / split
+    def _jobs(self, root: Path, audio_dir: Path) -> list[Job]:
+        jobs = []
+        for name in self.options.test_sets:
+            base = root / TEST_DIR.format(name)
+            clean, noisy = _by_fileid(base / "clean"), _by_fileid(base / "noisy")
+            if set(clean) != set(noisy):
+                odd = sorted(set(clean) ^ set(noisy), key=int)[:3]
+                raise SepflowError(f"{base}: clean/ and noisy/ differ in fileids, e.g. {odd}; the copy is incomplete.")
+            for fid in clean:
+                for side, files in (("clean", clean), ("noisy", noisy)):
+                    jobs.append(Job(files[fid], audio_dir / f"test_{name}" / side / f"fileid_{fid}.wav"))
+        for name, amount in self.options.pools.items():
+            folder = root / POOL_DIRS[name]
+            chosen = choose([p.name for p in folder.glob("*.wav")], amount)
+            if not chosen:
+                raise SepflowError(f"folder {folder} holds no WAV files; the DNS copy lacks the {name} pool.")
+            jobs += [Job(folder / n, audio_dir / name / n, channels=1) for n in chosen]
+        return jobs
+
+    def inputs(self) -> list[str]:
+        local = self.local_root()
+        return [str(job.src) for job in self._jobs(local, Path("."))] if local else []
+
+    def prepare(self, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, log) -> None:
+        root = self.local_root() or raw_dir / "DNS-Challenge"
+        jobs = self._jobs(root, audio_dir)
+        for job in jobs:
+            _real_audio(job.src)
+        resample_files(jobs, self.sample_rate, workers, log, "DNS 2020")

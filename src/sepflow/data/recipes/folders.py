@@ -5,23 +5,34 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import field_validator
+
+from sepflow.data.recipes.base import CorpusRecipe, DatasetOptions
 from sepflow.errors import SepflowError
 
 
-def split_folders(cfg: dict, where: str) -> dict[str, Path]:
-    """`splits` maps split names to subfolders of `path` ("." for the folder itself); a list
-    of names means subfolders of the same names."""
-    if "path" not in cfg:
-        raise SepflowError(f"{where}.path: give the folder that holds your data.")
-    root = Path(cfg["path"]).expanduser()
-    splits = cfg.get("splits")
-    if isinstance(splits, list):
-        splits = {name: name for name in splits}
-    if not isinstance(splits, dict) or not splits:
-        raise SepflowError(
-            f"{where}.splits: map split names to subfolders of {root}, e.g. {{train: train, test: test}}."
-        )
-    return {name: (root / sub).resolve() for name, sub in splits.items()}
+class FolderOptions(DatasetOptions):
+    path: str
+    splits: dict[str, str] | list[str]
+    """split name -> subfolder of `path` ("." for the folder itself); a list of names means
+    subfolders of the same names."""
+
+    @field_validator("splits")
+    @classmethod
+    def _some(cls, splits):
+        if not splits:
+            raise ValueError("map split names to subfolders of path, e.g. {train: train, test: test}")
+        return splits
+
+
+class UserFolder(CorpusRecipe):
+    """A user's corpus in a folder of split subfolders."""
+
+    def split_folders(self) -> dict[str, Path]:
+        root = Path(self.options.path).expanduser()
+        splits = self.options.splits
+        named = {name: name for name in splits} if isinstance(splits, list) else splits
+        return {name: (root / sub).resolve() for name, sub in named.items()}
 
 
 def existing_folder(folder: Path, where: str) -> Path:

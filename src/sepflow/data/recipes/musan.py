@@ -7,37 +7,55 @@ speech; default noise) become flat pools of WAVs, named by their (unique) MUSAN 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar, Literal
 
-from sepflow.data.corpus_prep import local_root, optional, require
 from sepflow.data.download import Remote, fetch
 from sepflow.data.extract import extract
+from sepflow.data.recipes.base import DatasetOptions, DownloadedCorpus, DownloadOptions
 from sepflow.data.resampling import Job, resample_files
 from sepflow.errors import SepflowError
 
-PARTS = ("noise", "music", "speech")
-TASK = "speech"
 REMOTE = Remote(
     "https://www.openslr.org/resources/17/musan.tar.gz",
     md5="0c472d4fc0c5141eca47ad1ffeb2a7df",
     size=11_086_114_085,
     kind="tar",
 )
-DEFAULT_PARTS = ["noise"]
 
 
-def splits(cfg: dict) -> dict[str, str]:
-    return {part: "pool" for part in cfg.get("parts", DEFAULT_PARTS)}
+class MusanOptions(DownloadOptions):
+    parts: list[Literal["noise", "music", "speech"]] = ["noise"]
 
 
-def check(cfg: dict, where: str) -> None:
-    require(cfg, where, "sample_rate", int)
-    optional(cfg, where, "mirror", str)
-    optional(cfg, where, "parts", list, choices=list(PARTS))
-    local_root(cfg, where)
+class Musan(DownloadedCorpus):
+    task = "speech"
+    Options: ClassVar[type[DatasetOptions]] = MusanOptions
 
+    def splits(self) -> dict[str, str]:
+        return {part: "pool" for part in self.options.parts}
 
-def download(cfg: dict, raw_dir: Path, log) -> None:
-    extract(fetch(REMOTE, raw_dir, log, cfg.get("mirror")), raw_dir / "musan", log)
+    def fetch(self, raw_dir: Path, log) -> None:
+        extract(fetch(REMOTE, raw_dir, log, self.options.mirror), raw_dir / "musan", log)
+
+    def _jobs(self, root: Path, audio_dir: Path) -> list[Job]:
+        jobs = []
+        for part in self.options.parts:
+            files = sorted((root / part).rglob("*.wav"))
+            if not files:
+                raise SepflowError(f"{root / part} holds no WAV files; the MUSAN copy is incomplete.")
+            names = [f.name for f in files]
+            if len(set(names)) != len(names):
+                raise SepflowError(f"{root / part}: file names repeat across subfolders; this is not the MUSAN layout.")
+            jobs += [Job(f, audio_dir / part / f.name, channels=1) for f in files]
+        return jobs
+
+    def inputs(self) -> list[str]:
+        local = self.local_root()
+        return [str(job.src) for job in self._jobs(_root(local), Path("."))] if local else []
+
+    def prepare(self, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, log) -> None:
+        root = _root(self.local_root() or raw_dir / "musan")
+        resample_files(self._jobs(root, audio_dir), self.sample_rate, workers, log, "MUSAN")
 
 
 def _root(base: Path) -> Path:
@@ -49,30 +67,3 @@ def _root(base: Path) -> Path:
         f"no MUSAN folder (with noise/, music/, speech/) found at {base}; "
         "fix local_path or delete the folder and rerun the download."
     )
-
-
-def _jobs(cfg: dict, root: Path, audio_dir: Path) -> list[Job]:
-    jobs = []
-    for part in cfg.get("parts", DEFAULT_PARTS):
-        files = sorted((root / part).rglob("*.wav"))
-        if not files:
-            raise SepflowError(f"{root / part} holds no WAV files; the MUSAN copy is incomplete.")
-        names = [f.name for f in files]
-        if len(set(names)) != len(names):
-            raise SepflowError(f"{root / part}: file names repeat across subfolders; this is not the MUSAN layout.")
-        jobs += [Job(f, audio_dir / part / f.name, channels=1) for f in files]
-    return jobs
-
-
-def inputs(cfg: dict) -> list[str]:
-    local = local_root(cfg, "dataset")
-    return [str(job.src) for job in _jobs(cfg, _root(local), Path("."))] if local else []
-
-
-def prepare(cfg: dict, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, log) -> None:
-    root = _root(local_root(cfg, "dataset") or raw_dir / "musan")
-    resample_files(_jobs(cfg, root, audio_dir), cfg["sample_rate"], workers, log, "MUSAN")
-
-
-def split_dir(cfg: dict, audio_dir: Path, split: str) -> Path:
-    return audio_dir / split

@@ -12,17 +12,17 @@ from __future__ import annotations
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import ClassVar, Literal
 
 import numpy as np
 
 from sepflow.audio import resample, write_audio
-from sepflow.data.corpus_prep import local_root, optional, require
 from sepflow.data.download import Remote, fetch
 from sepflow.data.extract import extract
+from sepflow.data.recipes.base import DatasetOptions, DownloadedCorpus, DownloadOptions
 from sepflow.data.resampling import Job, resample_files
 from sepflow.errors import SepflowError
 
-TASK = "music"
 STEMS = ("mixture", "vocals", "drums", "bass", "other")
 STREAM = {"mixture": 0, "drums": 1, "bass": 2, "other": 3, "vocals": 4}  # order inside .stem.mp4
 NATIVE_RATE = 44100
@@ -64,22 +64,6 @@ FFMPEG_HINT = (
     "decoding .stem.mp4 needs the ffmpeg and ffprobe binaries (stempeg runs them): install them with "
     "`apt-get install ffmpeg` or `conda install -c conda-forge ffmpeg`, or use variant: hq."
 )
-
-
-def splits(cfg: dict) -> dict[str, str]:
-    return {"train": "stems", "valid": "stems", "test": "stems"}
-
-
-def check(cfg: dict, where: str) -> None:
-    require(cfg, where, "sample_rate", int)
-    optional(cfg, where, "variant", str, "preview", choices=list(REMOTES))
-    optional(cfg, where, "mirror", str)
-    local_root(cfg, where)
-
-
-def download(cfg: dict, raw_dir: Path, log) -> None:
-    variant = cfg.get("variant", "preview")
-    extract(fetch(REMOTES[variant], raw_dir, log, cfg.get("mirror")), raw_dir / variant, log)
 
 
 def _root(base: Path) -> Path:
@@ -137,28 +121,38 @@ def _wav_jobs(root: Path, audio_dir: Path) -> list[Job]:
     return jobs
 
 
-def inputs(cfg: dict) -> list[str]:
-    local = local_root(cfg, "dataset")
-    if not local:
-        return []
-    root = _root(local)
-    return [str(p) for p in _stem_files(root)] or [str(job.src) for job in _wav_jobs(root, Path("."))]
+class MusdbOptions(DownloadOptions):
+    variant: Literal["preview", "full", "hq"] = "preview"
 
 
-def prepare(cfg: dict, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, log) -> None:
-    root = _root(local_root(cfg, "dataset") or raw_dir / cfg.get("variant", "preview"))
-    sr = cfg["sample_rate"]
-    stem_files = _stem_files(root)
-    if not stem_files:
-        resample_files(_wav_jobs(root, audio_dir), sr, workers, log, "MUSDB18-HQ")
-        return
-    if not (shutil.which("ffmpeg") and shutil.which("ffprobe")):
-        raise SepflowError(f"ffmpeg not found: {FFMPEG_HINT}")
-    tasks = [(p, audio_dir / _split(p.parent.name, _track_name(p)) / _track_name(p)) for p in stem_files]
-    with ThreadPoolExecutor(max(1, workers)) as pool:
-        for k, _ in enumerate(pool.map(lambda t: _decode(t[0], t[1], sr), tasks), 1):
-            log(f"MUSDB18: {k}/{len(tasks)} tracks decoded")
+class Musdb(DownloadedCorpus):
+    task = "music"
+    Options: ClassVar[type[DatasetOptions]] = MusdbOptions
 
+    def splits(self) -> dict[str, str]:
+        return {"train": "stems", "valid": "stems", "test": "stems"}
 
-def split_dir(cfg: dict, audio_dir: Path, split: str) -> Path:
-    return audio_dir / split
+    def fetch(self, raw_dir: Path, log) -> None:
+        variant = self.options.variant
+        extract(fetch(REMOTES[variant], raw_dir, log, self.options.mirror), raw_dir / variant, log)
+
+    def inputs(self) -> list[str]:
+        local = self.local_root()
+        if not local:
+            return []
+        root = _root(local)
+        return [str(p) for p in _stem_files(root)] or [str(job.src) for job in _wav_jobs(root, Path("."))]
+
+    def prepare(self, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, log) -> None:
+        root = _root(self.local_root() or raw_dir / self.options.variant)
+        sr = self.sample_rate
+        stem_files = _stem_files(root)
+        if not stem_files:
+            resample_files(_wav_jobs(root, audio_dir), sr, workers, log, "MUSDB18-HQ")
+            return
+        if not (shutil.which("ffmpeg") and shutil.which("ffprobe")):
+            raise SepflowError(f"ffmpeg not found: {FFMPEG_HINT}")
+        tasks = [(p, audio_dir / _split(p.parent.name, _track_name(p)) / _track_name(p)) for p in stem_files]
+        with ThreadPoolExecutor(max(1, workers)) as pool:
+            for k, _ in enumerate(pool.map(lambda t: _decode(t[0], t[1], sr), tasks), 1):
+                log(f"MUSDB18: {k}/{len(tasks)} tracks decoded")

@@ -14,15 +14,17 @@ the isotropic noises beside the real RIRs stay out of the RIR pool.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar, Literal
 
-from sepflow.data.corpus_prep import local_root, optional, require
+from pydantic import model_validator
+
 from sepflow.data.download import Remote, fetch
 from sepflow.data.extract import extract
+from sepflow.data.recipes.base import DatasetOptions, DownloadedCorpus, DownloadOptions
 from sepflow.data.resampling import Job, resample_files
 from sepflow.errors import SepflowError
 
 PARTS = ("small", "medium", "large", "real", "point_noises")
-TASK = "speech"
 REMOTES = {
     "slr26": Remote("https://www.openslr.org/resources/26/sim_rir_16k.zip", kind="zip"),
     "slr28": Remote(
@@ -37,26 +39,57 @@ ROOMS = ("small", "medium", "large")
 DEFAULT_PARTS = {"slr26": list(ROOMS), "slr28": ["real", "point_noises"]}
 
 
-def splits(cfg: dict) -> dict[str, str]:
-    return {part: "pool" for part in cfg.get("parts", DEFAULT_PARTS[cfg["source"]])}
+class RirOptions(DownloadOptions):
+    source: Literal["slr26", "slr28"]
+    parts: list[Literal["small", "medium", "large", "real", "point_noises"]] | None = None
+
+    @model_validator(mode="after")
+    def _parts_of_the_source(self):
+        if self.source == "slr26" and self.parts and set(self.parts) - set(ROOMS):
+            odd = sorted(set(self.parts) - set(ROOMS))
+            raise ValueError(f"parts: {odd} are not in slr26, which holds {list(ROOMS)}")
+        return self
 
 
-def check(cfg: dict, where: str) -> None:
-    require(cfg, where, "sample_rate", int)
-    source = require(cfg, where, "source", str, choices=list(REMOTES))
-    optional(cfg, where, "mirror", str)
-    allowed = list(ROOMS) if source == "slr26" else list(PARTS)
-    optional(cfg, where, "parts", list, choices=allowed)
-    local_root(cfg, where)
+class Rirs(DownloadedCorpus):
+    task = "speech"
+    Options: ClassVar[type[DatasetOptions]] = RirOptions
+
+    @property
+    def parts(self) -> list[str]:
+        return self.options.parts or DEFAULT_PARTS[self.options.source]
+
+    def splits(self) -> dict[str, str]:
+        return {part: "pool" for part in self.parts}
+
+    def fetch(self, raw_dir: Path, log) -> None:
+        source = self.options.source
+        extract(fetch(REMOTES[source], raw_dir, log, self.options.mirror), raw_dir / source, log)
+
+    def _jobs(self, root: Path, audio_dir: Path) -> list[Job]:
+        jobs = []
+        for part in self.parts:
+            files = _part_files(self.options.source, root, part)
+            if not files:
+                raise SepflowError(f"no WAV files for part {part!r} under {root}; the copy is incomplete.")
+            for f in files:
+                if not f.is_file():
+                    raise SepflowError(f"{f}, named in a rir_list, is missing; the copy is incomplete.")
+                jobs.append(Job(f, audio_dir / part / f"{part}_{f.name}", channels=1))
+        return jobs
+
+    def inputs(self) -> list[str]:
+        local = self.local_root()
+        return [str(job.src) for job in self._jobs(_root(self.options.source, local), Path("."))] if local else []
+
+    def prepare(self, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, log) -> None:
+        source = self.options.source
+        root = _root(source, self.local_root() or raw_dir / source)
+        resample_files(self._jobs(root, audio_dir), self.sample_rate, workers, log, f"RIRs ({source})")
 
 
-def download(cfg: dict, raw_dir: Path, log) -> None:
-    remote = REMOTES[cfg["source"]]
-    extract(fetch(remote, raw_dir, log, cfg.get("mirror")), raw_dir / cfg["source"], log)
-
-
-def _root(cfg: dict, base: Path) -> Path:
-    top = TOP[cfg["source"]]
+def _root(source: str, base: Path) -> Path:
+    top = TOP[source]
     for candidate in (base / top, base):
         if candidate.is_dir() and candidate.name == top:
             return candidate
@@ -77,30 +110,3 @@ def _part_files(source: str, root: Path, part: str) -> list[Path]:
     if part == "real":
         return _listed(root / "real_rirs_isotropic_noises" / "rir_list", root)
     return sorted((root / "pointsource_noises").glob("*.wav"))
-
-
-def _jobs(cfg: dict, root: Path, audio_dir: Path) -> list[Job]:
-    jobs = []
-    for part in cfg.get("parts", DEFAULT_PARTS[cfg["source"]]):
-        files = _part_files(cfg["source"], root, part)
-        if not files:
-            raise SepflowError(f"no WAV files for part {part!r} under {root}; the copy is incomplete.")
-        for f in files:
-            if not f.is_file():
-                raise SepflowError(f"{f}, named in a rir_list, is missing; the copy is incomplete.")
-            jobs.append(Job(f, audio_dir / part / f"{part}_{f.name}", channels=1))
-    return jobs
-
-
-def inputs(cfg: dict) -> list[str]:
-    local = local_root(cfg, "dataset")
-    return [str(job.src) for job in _jobs(cfg, _root(cfg, local), Path("."))] if local else []
-
-
-def prepare(cfg: dict, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, log) -> None:
-    root = _root(cfg, local_root(cfg, "dataset") or raw_dir / cfg["source"])
-    resample_files(_jobs(cfg, root, audio_dir), cfg["sample_rate"], workers, log, f"RIRs ({cfg['source']})")
-
-
-def split_dir(cfg: dict, audio_dir: Path, split: str) -> Path:
-    return audio_dir / split

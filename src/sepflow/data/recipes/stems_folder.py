@@ -5,54 +5,55 @@ place and resampled once into data/audio/{dataset}/{split}/{track}/."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
+
+from pydantic import Field
 
 from sepflow.data.manifest import MUSIC_SOURCES
-from sepflow.data.recipes.folders import existing_folder, split_folders
+from sepflow.data.recipes.base import DatasetOptions
+from sepflow.data.recipes.folders import FolderOptions, UserFolder, existing_folder
 from sepflow.data.resampling import Job, resample_files
 from sepflow.errors import SepflowError
 
-TASK = "music"
 
-
-def splits(cfg: dict) -> dict[str, str]:
-    return {name: "stems" for name in split_folders(cfg, "datasets")}
+class StemsFolderOptions(FolderOptions):
+    sources: tuple[str, ...] = Field(default=MUSIC_SOURCES, min_length=1)
 
 
 def _tracks(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_dir())
 
 
-def _files(cfg: dict) -> tuple[str, ...]:
-    return ("mixture", *cfg.get("sources", MUSIC_SOURCES))
+class StemsFolder(UserFolder):
+    task = "music"
+    Options: ClassVar[type[DatasetOptions]] = StemsFolderOptions
 
+    def splits(self) -> dict[str, str]:
+        return {name: "stems" for name in self.split_folders()}
 
-def check(cfg: dict, where: str) -> None:
-    for split, folder in split_folders(cfg, where).items():
-        tracks = _tracks(existing_folder(folder, f"{where}.splits.{split}"))
-        if not tracks:
-            raise SepflowError(f"{where}.splits.{split}: {folder} holds no track folders.")
-        for track in tracks:
-            missing = [f"{name}.wav" for name in _files(cfg) if not (track / f"{name}.wav").is_file()]
-            if missing:
-                raise SepflowError(f"{where}.splits.{split}: {track} lacks {missing}.")
+    def _files(self) -> tuple[str, ...]:
+        return ("mixture", *self.options.sources)
 
+    def check(self, where: str) -> None:
+        for split, folder in self.split_folders().items():
+            tracks = _tracks(existing_folder(folder, f"{where}.splits.{split}"))
+            if not tracks:
+                raise SepflowError(f"{where}.splits.{split}: {folder} holds no track folders.")
+            for track in tracks:
+                missing = [f"{name}.wav" for name in self._files() if not (track / f"{name}.wav").is_file()]
+                if missing:
+                    raise SepflowError(f"{where}.splits.{split}: {track} lacks {missing}.")
 
-def _jobs(cfg: dict, audio_dir: Path) -> list[Job]:
-    return [
-        Job(track / f"{name}.wav", audio_dir / split / track.name / f"{name}.wav")
-        for split, folder in split_folders(cfg, "datasets").items()
-        for track in _tracks(folder)
-        for name in _files(cfg)
-    ]
+    def _jobs(self, audio_dir: Path) -> list[Job]:
+        return [
+            Job(track / f"{name}.wav", audio_dir / split / track.name / f"{name}.wav")
+            for split, folder in self.split_folders().items()
+            for track in _tracks(folder)
+            for name in self._files()
+        ]
 
+    def inputs(self) -> list[str]:
+        return [str(job.src) for job in self._jobs(Path("."))]
 
-def inputs(cfg: dict) -> list[str]:
-    return [str(job.src) for job in _jobs(cfg, Path("."))]
-
-
-def prepare(cfg: dict, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, log) -> None:
-    resample_files(_jobs(cfg, audio_dir), cfg["sample_rate"], workers, log)
-
-
-def split_dir(cfg: dict, audio_dir: Path, split: str) -> Path:
-    return audio_dir / split
+    def prepare(self, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, log) -> None:
+        resample_files(self._jobs(audio_dir), self.sample_rate, workers, log)

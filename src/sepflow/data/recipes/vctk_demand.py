@@ -9,14 +9,14 @@ for validation, as SpeechBrain and ESPnet do: 10,802 train / 770 valid / 824 tes
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
-from sepflow.data.corpus_prep import local_root, optional, require
 from sepflow.data.download import Remote, fetch
 from sepflow.data.extract import extract
+from sepflow.data.recipes.base import DatasetOptions, DownloadedCorpus, DownloadOptions
 from sepflow.data.resampling import Job, resample_files
 from sepflow.errors import SepflowError
 
-TASK = "speech"
 BASE_URL = "https://datashare.ed.ac.uk/bitstream/handle/10283/2791/"
 FOLDERS = {  # unpacked folder -> (split group, side)
     "clean_trainset_28spk_wav": ("train", "clean"),
@@ -28,23 +28,38 @@ REMOTES = [Remote(BASE_URL + f"{name}.zip", kind="zip") for name in FOLDERS]
 VALID_SPEAKERS = ["p226", "p287"]
 
 
-def splits(cfg: dict) -> dict[str, str]:
-    return {"train": "paired", "valid": "paired", "test": "paired"}
+class VctkDemandOptions(DownloadOptions):
+    valid_speakers: list[str] = VALID_SPEAKERS
 
 
-def check(cfg: dict, where: str) -> None:
-    require(cfg, where, "sample_rate", int)
-    optional(cfg, where, "mirror", str)
-    speakers = optional(cfg, where, "valid_speakers", list, VALID_SPEAKERS)
-    if not all(isinstance(s, str) for s in speakers):
-        raise SepflowError(f"{where}.valid_speakers must be a list of speaker ids such as p226")
-    local_root(cfg, where)
+class VctkDemand(DownloadedCorpus):
+    task = "speech"
+    Options: ClassVar[type[DatasetOptions]] = VctkDemandOptions
 
+    def splits(self) -> dict[str, str]:
+        return {"train": "paired", "valid": "paired", "test": "paired"}
 
-def download(cfg: dict, raw_dir: Path, log) -> None:
-    for remote in REMOTES:
-        archive = fetch(remote, raw_dir, log, cfg.get("mirror"))
-        extract(archive, raw_dir / Path(remote.filename).stem, log)
+    def fetch(self, raw_dir: Path, log) -> None:
+        for remote in REMOTES:
+            archive = fetch(remote, raw_dir, log, self.options.mirror)
+            extract(archive, raw_dir / Path(remote.filename).stem, log)
+
+    def _jobs(self, root: Path, audio_dir: Path) -> list[Job]:
+        valid = set(self.options.valid_speakers)
+        jobs = []
+        for name, (group, side) in FOLDERS.items():
+            for src in sorted(_folder(root, name).glob("*.wav")):
+                split = group if group == "test" else ("valid" if src.name.split("_")[0] in valid else "train")
+                jobs.append(Job(src, audio_dir / split / side / src.name))
+        return jobs
+
+    def inputs(self) -> list[str]:
+        root = self.local_root()
+        return [str(job.src) for job in self._jobs(root, Path("."))] if root else []
+
+    def prepare(self, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, log) -> None:
+        root = self.local_root() or raw_dir
+        resample_files(self._jobs(root, audio_dir), self.sample_rate, workers, log, "VoiceBank+DEMAND")
 
 
 def _folder(root: Path, name: str) -> Path:
@@ -55,27 +70,3 @@ def _folder(root: Path, name: str) -> Path:
     raise SepflowError(
         f"folder {name}/ with WAV files not found under {root}; download the dataset again or fix local_path."
     )
-
-
-def _jobs(cfg: dict, root: Path, audio_dir: Path) -> list[Job]:
-    valid = set(cfg.get("valid_speakers", VALID_SPEAKERS))
-    jobs = []
-    for name, (group, side) in FOLDERS.items():
-        for src in sorted(_folder(root, name).glob("*.wav")):
-            split = group if group == "test" else ("valid" if src.name.split("_")[0] in valid else "train")
-            jobs.append(Job(src, audio_dir / split / side / src.name))
-    return jobs
-
-
-def inputs(cfg: dict) -> list[str]:
-    root = local_root(cfg, "dataset")
-    return [str(job.src) for job in _jobs(cfg, root, Path("."))] if root else []
-
-
-def prepare(cfg: dict, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, log) -> None:
-    root = local_root(cfg, "dataset") or raw_dir
-    resample_files(_jobs(cfg, root, audio_dir), cfg["sample_rate"], workers, log, "VoiceBank+DEMAND")
-
-
-def split_dir(cfg: dict, audio_dir: Path, split: str) -> Path:
-    return audio_dir / split

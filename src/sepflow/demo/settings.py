@@ -11,10 +11,11 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sepflow.data.demo.noise import NOISE_TYPES
+from sepflow.data.recipes.base import SUPPORTED_SAMPLE_RATES
 from sepflow.errors import SepflowError
 
-SUPPORTED_SAMPLE_RATES = (8000, 16000, 22050, 24000, 32000, 44100, 48000)
+NOISE_TYPES = ("white", "pink", "brown", "babble", "hum", "machinery", "impulsive", "music")
+"""The noise generators of noise.py, named here so that checking a config imports no synthesis."""
 POOL_KINDS = ("clean", "noise", "impulse_responses")
 DEFAULT_POOL_SIZES = {"clean": 40, "noise": 16, "impulse_responses": 8}
 RESERVED_NAMES = ("dns", "musdb")  # top-level folders that are not paired splits

@@ -14,8 +14,8 @@ import numpy as np
 from scipy import signal
 
 from sepflow.audio import normalize_rms
-from sepflow.data.demo.sentences import make_sentence
-from sepflow.data.demo.speech import Speaker, synthesize_speech
+from sepflow.demo.sentences import make_sentence
+from sepflow.demo.speech import Speaker, synthesize_speech
 
 NOISE_LEVEL_DB = -25.0
 
@@ -136,7 +136,6 @@ GENERATORS: dict[str, Callable[..., np.ndarray]] = {
     "impulsive": impulsive,
     "music": music,
 }
-NOISE_TYPES = tuple(GENERATORS)
 
 
 def make_noise(

@@ -23,11 +23,11 @@ import numpy as np
 from scipy import signal
 
 from sepflow.audio import normalize_rms, write_audio
-from sepflow.data.demo.corpus import limit_peaks, task_rng
-from sepflow.data.demo.sentences import make_sentence
-from sepflow.data.demo.speakers import speaker_panels
-from sepflow.data.demo.speech import Speaker, synthesize_speech
-from sepflow.data.demo.staging import build_atomically
+from sepflow.demo.corpus import limit_peaks, task_rng
+from sepflow.demo.sentences import make_sentence
+from sepflow.demo.speakers import speaker_panels
+from sepflow.demo.speech import Speaker, synthesize_speech
+from sepflow.demo.staging import build_atomically
 from sepflow.errors import SepflowError
 
 MUSIC_SAMPLE_RATE = 44100

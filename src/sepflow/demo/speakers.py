@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from sepflow.data.demo.speech import ACCENTS, Speaker, voice_variants
+from sepflow.demo.speech import ACCENTS, Speaker, voice_variants
 
 RATE_RANGE = (130, 210)  # words per minute
 PITCH_RANGE = (25, 75)

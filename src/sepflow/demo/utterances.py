@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from sepflow.audio import normalize_rms
-from sepflow.data.demo.sentences import make_sentence
-from sepflow.data.demo.speech import Speaker, synthesize_speech
+from sepflow.demo.sentences import make_sentence
+from sepflow.demo.speech import Speaker, synthesize_speech
 
 SPEECH_LEVEL_DB = (-32.0, -22.0)  # active-speech-inclusive RMS, dBFS
 WORDS_PER_SECOND_FACTOR = 1.15  # eSpeak speaks ~18% faster than its nominal words per minute

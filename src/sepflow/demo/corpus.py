@@ -36,13 +36,13 @@ import numpy as np
 from scipy import signal
 
 from sepflow.audio import mix_at_snr, write_audio
-from sepflow.data.demo.noise import NOISE_TYPES, make_noise
-from sepflow.data.demo.rooms import RoomResponse, random_room
-from sepflow.data.demo.settings import DemoSettings, validate_settings
-from sepflow.data.demo.speakers import speaker_panels
-from sepflow.data.demo.speech import Speaker
-from sepflow.data.demo.staging import build_atomically
-from sepflow.data.demo.utterances import make_utterance
+from sepflow.demo.noise import make_noise
+from sepflow.demo.rooms import RoomResponse, random_room
+from sepflow.demo.settings import NOISE_TYPES, DemoSettings, validate_settings
+from sepflow.demo.speakers import speaker_panels
+from sepflow.demo.speech import Speaker
+from sepflow.demo.staging import build_atomically
+from sepflow.demo.utterances import make_utterance
 from sepflow.errors import SepflowError
 
 PEAK_LIMIT = 0.99

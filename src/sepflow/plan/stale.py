@@ -1,0 +1,56 @@
+"""No output stands on a changed or missing input, and nothing is deleted to make it so.
+
+A folder a stage wrote (a prepared dataset, an enhanced test set) that differs from its record
+(a file corrupted, deleted or added by hand), and a file that later outputs were made from but
+which is gone (Snakemake itself skips a missing intermediate while the outputs after it exist),
+are outputs to redo. The workflow hands them to Snakemake as forced outputs while it builds its
+DAG, so a dry run shows exactly what a real run will redo, and neither changes a file.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from sepflow.files import folder_changes
+from sepflow.plan import Plan
+from sepflow.plan.graph import jobs
+
+SHOWN = 3
+
+
+@dataclass(frozen=True)
+class Stale:
+    outputs: tuple[str, ...]
+    """Outputs whose jobs must run again (what depends on them follows)."""
+    reasons: tuple[str, ...]
+    """One line per cause, for the user."""
+
+
+def _listed(items: list[str]) -> str:
+    return "; ".join(items[:SHOWN]) + (f"; and {len(items) - SHOWN} more" if len(items) > SHOWN else "")
+
+
+def stale_outputs(plan: Plan) -> Stale:
+    graph = list(jobs(plan))
+    outputs, reasons = [], []
+    for job in graph:
+        folders = [path for path in job.outputs if plan.layout.record(path) in job.outputs]
+        for folder in folders:
+            changes = folder_changes(folder, plan.layout.record(folder))
+            if changes:
+                outputs.append(plan.layout.record(folder))
+                reasons.append(f"{folder} changed since it was made ({_listed(changes)})")
+    made_from_missing = {
+        path
+        for job in graph
+        if any(os.path.exists(output) for output in job.outputs)
+        for path in job.inputs
+        if not os.path.exists(path)
+    }
+    produced = {output for job in graph for output in job.outputs}
+    gone = sorted(made_from_missing & produced)
+    if gone:
+        outputs += gone
+        reasons.append(f"{len(gone)} files later outputs were made from are gone ({_listed(gone)})")
+    return Stale(tuple(outputs), tuple(reasons))
