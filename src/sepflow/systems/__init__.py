@@ -1,0 +1,1 @@
+"""Everything that produces estimates: trained, released, baseline, external and exported systems."""

@@ -1,0 +1,1 @@
+"""Other toolkits' trained enhancers, run through their own runtimes (C libraries in wheels)."""
