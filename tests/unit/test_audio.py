@@ -98,3 +98,14 @@ def test_resample_keeps_a_tone(noise):
     assert out.shape == (16000,)
     spectrum = np.abs(np.fft.rfft(out))
     assert np.argmax(spectrum) == 1000
+
+
+def test_resample_to_a_length_cuts_or_zero_pads_the_end(noise):
+    stereo = np.stack([noise[:4410], -noise[:4410]])
+    there = resample(stereo, 44100, 48000)
+    back = resample(there, 48000, 44100, length=4410)
+    assert back.shape == (2, 4410)
+    np.testing.assert_array_equal(resample(there, 48000, 44100, length=4407), back[:, :4407])
+    padded = resample(there, 48000, 44100, length=4413)
+    np.testing.assert_array_equal(padded[:, :4410], back)
+    np.testing.assert_array_equal(padded[:, 4410:], 0)

@@ -180,7 +180,7 @@ def test_wav_uri_round_trips():
 def test_model_facts_count_parameters_and_measure_rtf(tmp_path):
     import torch
 
-    from sepflow.infer.speed import model_facts
+    from sepflow.infer.speed import checkpoint_facts
     from sepflow.models import build_model, count_parameters
     from sepflow.models.checkpoint import atomic_save, model_checkpoint
 
@@ -190,7 +190,7 @@ def test_model_facts_count_parameters_and_measure_rtf(tmp_path):
     model = build_model("gatewave", hidden=8, depth=2)
     path = atomic_save(model_checkpoint("gatewave", {"hidden": 8, "depth": 2}, Speech, model), tmp_path / "m.pt")
     torch.set_num_threads(2)  # measured at one thread, then given back
-    facts = model_facts({"tiny": path})["tiny"]
+    facts = checkpoint_facts(path)
     assert facts["parameters"] == count_parameters(model) == sum(p.numel() for p in model.parameters())
     assert 0 < facts["rtf"] < 1
     assert torch.get_num_threads() == 2

@@ -9,7 +9,7 @@ from sepflow.metrics.evaluate import manifest_items
 from sepflow.metrics.speech import provenance as speech_provenance
 from sepflow.plan.jobs import ReportJob
 from sepflow.report.build import Examples, build_report
-from sepflow.report.provenance import AGGREGATION, music_provenance, run_provenance
+from sepflow.report.provenance import AGGREGATION, external_provenance, music_provenance, run_provenance
 from sepflow.stage import stage
 from sepflow.systems import system_from_json
 
@@ -36,7 +36,12 @@ with stage(snakemake):
         examples[testset] = Examples(manifest.sample_rate, list(manifest.sources), items)
         metrics = speech_provenance() if manifest.task == "speech" else music_provenance()
         provenance[testset] = {**metrics, "aggregation": AGGREGATION[manifest.task], **run}
-    facts = {name: system_from_json(text).facts(job.assets[name]) for name, text in job.systems.items()}
+    facts = {
+        name: system_from_json(text).facts(job.assets[name], job.rates[name]) for name, text in job.systems.items()
+    }
+    for row in job.rows:  # another toolkit's system: what ran, under its test set's table
+        if "package" in facts[row.experiment]:
+            provenance[row.test_set.name][row.experiment] = external_provenance(facts[row.experiment])
     models = {name: assets["model"] for name, assets in job.assets.items() if "model" in assets}
     build_report(
         csvs,

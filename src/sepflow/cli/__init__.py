@@ -30,7 +30,9 @@ def parser() -> argparse.ArgumentParser:
     commands = top.add_subparsers(dest="command", required=True)
 
     p = commands.add_parser("enhance", help="run a trained checkpoint on a file or a folder")
-    p.add_argument("checkpoint", help="a model.pt written by the pipeline")
+    p.add_argument(
+        "checkpoint", help="a model.pt written by the pipeline, or an external system's name (deepfilternet3, rnnoise)"
+    )
     p.add_argument("input", help="an audio file or a folder (searched recursively for .wav/.flac)")
     p.add_argument("output", help="the output file (one source, one file) or folder")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="default: CUDA when present")

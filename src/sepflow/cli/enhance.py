@@ -11,6 +11,7 @@ import numpy as np
 
 from sepflow.cli.inputs import input_files, output_paths
 from sepflow.errors import SepflowError
+from sepflow.systems.external import EXTERNAL
 
 
 def _fit_length(audio: np.ndarray, n: int) -> np.ndarray:
@@ -70,27 +71,45 @@ def _progress(total_seconds: float, quiet: bool):
     return line, lambda: None
 
 
+def _external_separator(name: str, stream: bool) -> tuple[int, list[str], Callable[[np.ndarray], np.ndarray]]:
+    """Another toolkit's enhancer named instead of a checkpoint: it runs at its library's own
+    rate (the files are resampled to it and back, as for a checkpoint), frame by frame."""
+    if stream:
+        raise SepflowError(f"{name} runs frame by frame already; drop --stream.")
+    rate = EXTERNAL.build(name, 48000, ("speech",), where=name).library_rate
+    return rate, ["speech"], EXTERNAL.build(name, rate, ("speech",), where=name)
+
+
+def _checkpoint_separator(args: argparse.Namespace, device) -> tuple[int, list[str], Callable]:
+    """A model.pt, offline in chunks or through its streamer."""
+    from sepflow.infer.offline import separate
+    from sepflow.models.checkpoint import load_model
+
+    model, ckpt = load_model(args.checkpoint, device)
+    rate, sources = ckpt["sample_rate"], list(ckpt["sources"])
+    if args.stream:
+        return rate, sources, _streaming_separator(model, ckpt, args.channels, args.stream_chunk_ms)
+    if args.chunk_seconds <= 0:
+        raise SepflowError(f"--chunk-seconds must be positive, got {args.chunk_seconds}")
+    chunk, overlap = round(args.chunk_seconds * rate), round(args.overlap_seconds * rate)
+
+    def process(audio: np.ndarray) -> np.ndarray:
+        return separate(model, audio, len(sources), ckpt["channels"], chunk, overlap, device, args.channels)
+
+    return rate, sources, process
+
+
 def enhance(args: argparse.Namespace) -> None:
     from sepflow.audio import read_audio, resample, write_audio
     from sepflow.audio.io import audio_info
     from sepflow.device import make_accelerator
-    from sepflow.infer.offline import separate
-    from sepflow.models.checkpoint import load_model
 
     files, root = input_files(Path(args.input))
     device = make_accelerator(args.device, mixed_precision=False).device
-    model, ckpt = load_model(args.checkpoint, device)
-    rate, sources = ckpt["sample_rate"], list(ckpt["sources"])
-    if args.stream:
-        process = _streaming_separator(model, ckpt, args.channels, args.stream_chunk_ms)
+    if args.checkpoint in EXTERNAL and not Path(args.checkpoint).exists():
+        rate, sources, process = _external_separator(args.checkpoint, args.stream)
     else:
-        if args.chunk_seconds <= 0:
-            raise SepflowError(f"--chunk-seconds must be positive, got {args.chunk_seconds}")
-        chunk, overlap = round(args.chunk_seconds * rate), round(args.overlap_seconds * rate)
-
-        def process(audio: np.ndarray) -> np.ndarray:
-            return separate(model, audio, len(sources), ckpt["channels"], chunk, overlap, device, args.channels)
-
+        rate, sources, process = _checkpoint_separator(args, device)
     output = Path(args.output)
     if root is None and len(sources) == 1 and output.is_dir():
         example = output / Path(args.input).with_suffix(".wav").name

@@ -29,6 +29,8 @@ class ReportJob(Spec):
     systems: dict[str, str]
     """Each experiment's system as inference sees it (JSON), for its facts."""
     assets: dict[str, dict[str, str]]
+    rates: dict[str, int]
+    """The rate each experiment runs at for its facts (its first test set's)."""
     inputs: dict[str, str]
     """{test set: the experiment that scores its unprocessed input}."""
     labels: dict[str, str]
@@ -46,6 +48,7 @@ def report_job(plan: Plan) -> ReportJob:
         manifests={split.name: layout.manifest(split) for split in plan.test_sets()},
         systems={name: e.system.for_inference().to_json() for name, e in experiments.items()},
         assets={name: e.system.assets(layout.model(name)) for name, e in experiments.items()},
+        rates={name: plan.datasets[e.test_sets[0].dataset].sample_rate for name, e in experiments.items()},
         inputs=plan.input_experiments(),
         labels={name: e.label for name, e in experiments.items() if e.label},
         config_hash=plan.config_hash,

@@ -54,3 +54,13 @@ def run_provenance(config_digest: str) -> dict[str, str]:
     """What made this run: sepflow's version and commit and the config's hash (the report
     rule's param: SHA-256 of the config as sorted JSON)."""
     return {"sepflow": f"{sepflow.__version__}, commit {git_commit()}", "config": f"sha256 {config_digest}"}
+
+
+def external_provenance(facts: dict) -> str:
+    """One line of what another toolkit's system ran: package, files, frames, delay, arguments."""
+    model = f", model sha256 {facts['model_sha256'][:16]}" if "model_sha256" in facts else ""
+    return (
+        f"{facts['package']} {facts['version']} (library sha256 {facts['library_sha256'][:16]}{model}), "
+        f"{facts['frame']}-sample frames at {facts['library_rate']} Hz, delay {facts['delay_samples']} samples "
+        f"({facts['delay_ms']:g} ms) taken off, args {facts['args']}, licence: {facts['licence']}"
+    )

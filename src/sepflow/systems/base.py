@@ -88,6 +88,7 @@ class System(Spec):
     ) -> Separator:
         raise NotImplementedError
 
-    def facts(self, assets: Mapping[str, str]) -> dict[str, Any]:
-        """Parameters, real-time factor and provenance for the report; {} when it has none."""
+    def facts(self, assets: Mapping[str, str], sample_rate: int) -> dict[str, Any]:
+        """Parameters, real-time factor and provenance for the report, running at `sample_rate`
+        (a test set's); {} when it has none."""
         return {}

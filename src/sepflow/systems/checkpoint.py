@@ -53,7 +53,8 @@ class CheckpointSystem(System):
             raise SepflowError(f"enhance.pcs works at {PCS_RATE} Hz, the test set is {sample_rate} Hz; drop pcs.")
         return lambda audio: pcs400(torch.from_numpy(run(audio))).numpy()
 
-    def facts(self, assets: Mapping[str, str]) -> dict[str, Any]:
-        from sepflow.infer.speed import model_facts
+    def facts(self, assets: Mapping[str, str], sample_rate: int) -> dict[str, Any]:
+        """Parameters and real-time factor, at the checkpoint's own rate and channels."""
+        from sepflow.infer.speed import checkpoint_facts
 
-        return model_facts({"model": assets["model"]})["model"]
+        return checkpoint_facts(assets["model"])

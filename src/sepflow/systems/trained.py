@@ -110,8 +110,8 @@ class TrainedSystem(System):
     def load(self, sample_rate, sources, assets, enhance, device="auto"):
         return self.for_inference().load(sample_rate, sources, assets, enhance, device)
 
-    def facts(self, assets: Mapping[str, str]) -> dict[str, Any]:
-        return self.for_inference().facts(assets)
+    def facts(self, assets: Mapping[str, str], sample_rate: int) -> dict[str, Any]:
+        return self.for_inference().facts(assets, sample_rate)
 
 
 def _recipe(section: Any, where: str, seed: int) -> Recipe:

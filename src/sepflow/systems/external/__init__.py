@@ -12,7 +12,14 @@ from sepflow.errors import SepflowError
 from sepflow.registry import Registry
 from sepflow.systems.base import PlanContext, System
 
-EXTERNAL = Registry("external system", {}, leading=("sample_rate", "sources"))
+EXTERNAL = Registry(
+    "external system",
+    {
+        "deepfilternet3": "sepflow.systems.external.deepfilternet3:DeepFilterNet3",
+        "rnnoise": "sepflow.systems.external.rnnoise:RNNoise",
+    },
+    leading=("sample_rate", "sources"),
+)
 
 
 class ExternalSystem(System):
@@ -30,11 +37,27 @@ class ExternalSystem(System):
             raise EXTERNAL.unknown(name, f"{where}.external")
         if not isinstance(args, Mapping):
             raise SepflowError(f"{where}.args: give the system's arguments as a mapping, got {args!r}")
-        EXTERNAL.bind(name, args, f"{where}.args")
         return cls(external=name, args=dict(args))
+
+    def check_test_set(self, split, experiment, enhance, context) -> None:
+        """Built once per test set when the plan is: a missing package, a bad argument or a
+        test set it cannot enhance is one line now, before any job."""
+        recipe = context.datasets[split.dataset]
+        try:
+            EXTERNAL.build(self.external, recipe.sample_rate, recipe.sources(), **self.args)
+        except SepflowError as exc:
+            raise SepflowError(f"experiments.{experiment}.external: {exc}") from None
+
+    def assets(self, model_path: str) -> dict[str, str]:
+        """The library and model files it loads: a reinstalled wheel reruns its test sets."""
+        return {name: str(path) for name, path in EXTERNAL.load(self.external).asset_files().items()}
 
     def load(self, sample_rate, sources, assets, enhance, device="auto"):
         return EXTERNAL.build(self.external, sample_rate, tuple(sources), **self.args)
 
-    def facts(self, assets: Mapping[str, str]) -> dict[str, Any]:
-        return EXTERNAL.build(self.external, 48000, ("speech",), **self.args).facts()
+    def facts(self, assets: Mapping[str, str], sample_rate: int) -> dict[str, Any]:
+        """Its provenance, and its real-time factor on one thread measured as our models' is."""
+        from sepflow.infer.speed import separator_rtf
+
+        system = EXTERNAL.build(self.external, sample_rate, ("speech",), **self.args)
+        return {**system.facts(), "rtf": separator_rtf(system, sample_rate)}
