@@ -17,15 +17,15 @@ from sepflow.errors import SepflowError
 from sepflow.losses import build_loss
 from sepflow.models import MODELS
 from sepflow.specs import SplitRef
-from sepflow.systems.base import PlanContext, System
-from sepflow.systems.checkpoint import CheckpointSystem
+from sepflow.systems.base import PlanContext
+from sepflow.systems.checkpoint import ModelFileSystem
 from sepflow.systems.splits import check_pool, check_split
 from sepflow.train.job import TrainJob
 from sepflow.train.recipe import Recipe
 from sepflow.train.steps import STEPS
 
 
-class TrainedSystem(System):
+class TrainedSystem(ModelFileSystem):
     kind: Literal["trained"] = "trained"
     model: str
     args: dict[str, Any] = {}
@@ -103,15 +103,6 @@ class TrainedSystem(System):
             out_dir=out_dir,
             device=device,
         )
-
-    def for_inference(self) -> System:
-        return CheckpointSystem()
-
-    def load(self, sample_rate, sources, assets, enhance, device="auto"):
-        return self.for_inference().load(sample_rate, sources, assets, enhance, device)
-
-    def facts(self, assets: Mapping[str, str], sample_rate: int) -> dict[str, Any]:
-        return self.for_inference().facts(assets, sample_rate)
 
 
 def _recipe(section: Any, where: str, seed: int) -> Recipe:
