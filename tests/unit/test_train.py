@@ -130,6 +130,27 @@ def test_a_changed_recipe_names_its_keys_and_keeps_the_earlier_run_as_previous(t
     )
 
 
+def test_a_state_from_before_the_parts_were_kept_resumes_or_says_its_fingerprint_changed(toy_data, tmp_path):
+    """last.pt as the previous sepflow wrote it (its best as best_loss, no parts, no criterion):
+    the same run resumes; another one says the fingerprints differ."""
+    run(toy_data, tmp_path / "run", steps=4)
+    state = torch.load(tmp_path / "run/last.pt", weights_only=True)
+    for key in ("fingerprint_parts", "criterion", "validation_pending"):
+        del state[key]
+    state["best_loss"] = state.pop("best")
+    torch.save(state, tmp_path / "run/last.pt")
+    logs = []
+    run(toy_data, tmp_path / "run", logs, steps=8)
+    assert any("resuming from" in line and "at step 4" in line for line in logs), logs
+    torch.save(state, tmp_path / "run/last.pt")
+    logs = []
+    run(toy_data, tmp_path / "run", logs, steps=4, lr=5e-4)
+    new = recipe(lr=5e-4).fingerprint(MODEL, ARGS, toy(toy_data, recipe()).fingerprint)
+    assert any(f"settings it did not record (fingerprint {state['fingerprint']} -> {new})" in line for line in logs), (
+        logs
+    )
+
+
 def test_changed_model_arguments_are_named_with_old_and_new_values(toy_data, tmp_path):
     r = recipe(steps=2, valid_every=2)
     train(MODEL, ARGS, r, toy(toy_data, r), tmp_path / "run", device="cpu", log=lambda line: None)
