@@ -22,7 +22,7 @@ from sepflow.systems.checkpoint import ModelFileSystem
 from sepflow.systems.splits import check_pool, check_split
 from sepflow.train.job import TrainJob
 from sepflow.train.recipe import Recipe
-from sepflow.train.steps import STEPS
+from sepflow.train.steps import STEPS, check_step_data
 
 
 class TrainedSystem(ModelFileSystem):
@@ -52,8 +52,9 @@ class TrainedSystem(ModelFileSystem):
         recipe = _recipe(section["train"], f"{where}.train", context.seed)
         data = TrainingDataSpec.parse(section["data"], f"{where}.data")
         _check_data(data, context, f"{where}.data")
-        rate = context.datasets[data.learns_from].sample_rate
-        _check_loss(recipe.loss, rate, recipe.segment, f"{where}.train.loss")
+        learned = context.datasets[data.learns_from]
+        check_step_data(recipe.step, learned.sources(), None, learned.sample_rate, f"{where}.train.step")
+        _check_loss(recipe.loss, learned.sample_rate, recipe.segment, f"{where}.train.loss")
         return cls(model=model, args=dict(args), data=data, train=dataclasses.asdict(recipe))
 
     @property
