@@ -270,7 +270,7 @@ def test_only_picks_experiments():
     [
         (
             lambda c: EXPERIMENTS(c)["tiny"]["train"].update(steps=-1.5),
-            "config: experiments.tiny.train.steps: -1.5 is not of type 'integer'",
+            "config: experiments.tiny.train.steps: input should be a valid integer, got -1.5",
         ),
         (
             lambda c: EXPERIMENTS(c)["tiny"]["args"].update(hiden=8),

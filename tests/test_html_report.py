@@ -83,7 +83,7 @@ def test_dom_has_tables_figures_and_audio(page):
     browser = _chromium()
     dom = _headless(browser, "--dump-dom", page.as_uri()).stdout
     assert dom.count("<table") >= 2  # the results and the audio examples
-    assert dom.count("<audio") == 2 * 6  # 2 items x (mixture, reference, noisy, gating, tiny, other)
+    assert dom.count("<audio") == 2 * 8  # 2 items x (mixture, reference and the six experiments)
     assert dom.count("<img") == 4  # bars, distributions, spectrograms, training curves
     assert "SI-SNRi (dB)" in dom and "RTF (1 thread)" in dom
 
