@@ -55,7 +55,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("references", nargs="?", help="folder of clean references (speech)")
     p.add_argument("--mixtures", help="folder of the unprocessed inputs, named as the references (for SI-SNRi)")
     p.add_argument("--manifest", help="a test-set manifest instead of REFERENCES (any task)")
-    p.add_argument("--csv", help="also write the per-item metrics here")
+    p.add_argument("--csv", help="also write the per-item metrics here (both composite definitions)")
+    p.add_argument(
+        "--composite",
+        choices=("cmgan", "loizou"),
+        default="cmgan",
+        help="CSIG/CBAK/COVL shown in the table: as CMGAN's compute_metrics.py, which recent VoiceBank+DEMAND "
+        "papers used (default), or as Loizou's composite.m",
+    )
     p.add_argument("--workers", type=int, default=1, help="processes scoring items in parallel")
     p.set_defaults(run=evaluate)
     return top
