@@ -227,6 +227,12 @@ def test_testing_on_another_dataset_needs_the_channel_handling_declared():
         ),
         (lambda c: c["enhance"].update(chunk_second=3), "enhance.chunk_second:", "did you mean chunk_seconds"),
         (lambda c: c.update(metric={"dnsmos": False}), "metric:", "unknown key (did you mean metrics?)"),
+        (lambda c: c["metrics"].update(composite="cmgna"), "metrics.composite:", "'cmgan' or 'loizou', got 'cmgna'"),
+        (
+            lambda c: EXPERIMENTS(c)["other"].update(label="tiny"),
+            "experiments.other.label:",
+            "'tiny' is also tiny's; tables need one name each",
+        ),
         (
             lambda c: EXPERIMENTS(c)["noisy"].update(data={"dataset": "demo"}),
             "experiments.noisy.data:",
