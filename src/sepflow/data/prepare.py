@@ -1,14 +1,23 @@
 """The prepare stage: a dataset's recipe downloads what it needs into data/raw/{dataset}
-(if it downloads), then writes data/audio/{dataset} through a temporary folder, so an
-interrupted preparation never leaves a half-made corpus behind."""
+(if it downloads), then writes data/audio/{dataset} through a hidden staging folder
+(`data/staging.py`): an interrupted preparation never leaves a half-made corpus behind, and
+the next one keeps the files it finished and does only what is missing."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
+from sepflow import __version__
 from sepflow.data.recipes import get_recipe
-from sepflow.files import atomic_folder
+from sepflow.data.staging import resumable_folder
+from sepflow.disk import DiskFull
+
+
+def preparation_fingerprint(cfg: dict, seed: int) -> str:
+    """What decides a prepared folder's content: the dataset's settings, the seed and the code."""
+    return json.dumps({"dataset": cfg, "seed": seed, "sepflow": __version__}, sort_keys=True)
 
 
 def prepare_dataset(
@@ -23,6 +32,12 @@ def prepare_dataset(
     recipe = get_recipe(cfg["recipe"])
     if hasattr(recipe, "download") and "local_path" not in cfg:  # a copy the user has is read in place
         recipe.download(cfg, Path(raw_dir), log)  # checksummed and resumable; kept in raw_dir between runs
-    with atomic_folder(audio_dir) as staging:
-        recipe.prepare(cfg, staging, raw_dir=Path(raw_dir), seed=seed, workers=workers, log=log)
-    return Path(audio_dir)
+    audio_dir = Path(audio_dir)
+    try:
+        with resumable_folder(audio_dir, preparation_fingerprint(cfg, seed), log) as staging:
+            recipe.prepare(
+                cfg, staging.path, raw_dir=Path(raw_dir), seed=seed, workers=workers, log=log, journal=staging.journal
+            )
+    except DiskFull as exc:  # named after the dataset's folder, not its hidden staging
+        raise DiskFull(audio_dir.parent, exc.needed, f"preparing {audio_dir.name}") from None
+    return audio_dir

@@ -50,9 +50,9 @@ def inputs(cfg: dict) -> list[str]:
     return []
 
 
-def prepare(cfg: dict, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, log) -> None:
+def prepare(cfg: dict, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, log, journal=None) -> None:
     summary = synthesize_demo(
-        audio_dir, sample_rate=cfg["sample_rate"], seed=seed, workers=workers, **_settings(cfg, seed)
+        audio_dir, sample_rate=cfg["sample_rate"], seed=seed, workers=workers, journal=journal, **_settings(cfg, seed)
     )
     log(f"demo corpus in {audio_dir}: {summary}")
 

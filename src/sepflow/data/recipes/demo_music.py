@@ -36,7 +36,7 @@ def inputs(cfg: dict) -> list[str]:
     return []
 
 
-def prepare(cfg: dict, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, log) -> None:
+def prepare(cfg: dict, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, log, journal=None) -> None:
     sizes = cfg["sizes"]
     names = synthesize_music(
         audio_dir,
@@ -45,6 +45,7 @@ def prepare(cfg: dict, audio_dir: Path, *, raw_dir: Path, seed: int, workers: in
         n_test=sizes["test"],
         seed=seed,
         seconds=float(cfg["seconds"]),
+        journal=journal,
     )
     log(f"demo music in {audio_dir}: {names}")
 

@@ -184,12 +184,12 @@ def inputs(cfg: dict) -> list[str]:
     return [str(job.src) for job in _jobs(cfg, local, Path("."))] if local else []
 
 
-def prepare(cfg: dict, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, log) -> None:
+def prepare(cfg: dict, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, log, journal=None) -> None:
     root = local_root(cfg, "dataset") or raw_dir / "DNS-Challenge"
     jobs = _jobs(cfg, root, audio_dir)
     for job in jobs:
         _real_audio(job.src)
-    resample_files(jobs, cfg["sample_rate"], workers, log, "DNS 2020")
+    resample_files(jobs, cfg["sample_rate"], workers, log, "DNS 2020", journal=journal)
 
 
 def split_dir(cfg: dict, audio_dir: Path, split: str) -> Path:

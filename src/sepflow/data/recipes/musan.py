@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from sepflow.data.corpus_prep import local_root, optional, require
-from sepflow.data.download import Remote, fetch
-from sepflow.data.extract import extract
+from sepflow.data.download import Remote, pinned
+from sepflow.data.extract import download_and_extract
 from sepflow.data.resampling import Job, resample_files
 from sepflow.errors import SepflowError
 
@@ -37,7 +37,9 @@ def check(cfg: dict, where: str) -> None:
 
 
 def download(cfg: dict, raw_dir: Path, log) -> None:
-    extract(fetch(REMOTE, raw_dir, log, cfg.get("mirror")), raw_dir / "musan", log)
+    where = f"datasets.{raw_dir.name}"
+    remote = pinned(REMOTE, cfg, where)
+    download_and_extract(remote, raw_dir, raw_dir / "musan", log, cfg.get("mirror"), f"{where}.checksums")
 
 
 def _root(base: Path) -> Path:
@@ -69,9 +71,9 @@ def inputs(cfg: dict) -> list[str]:
     return [str(job.src) for job in _jobs(cfg, _root(local), Path("."))] if local else []
 
 
-def prepare(cfg: dict, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, log) -> None:
+def prepare(cfg: dict, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, log, journal=None) -> None:
     root = _root(local_root(cfg, "dataset") or raw_dir / "musan")
-    resample_files(_jobs(cfg, root, audio_dir), cfg["sample_rate"], workers, log, "MUSAN")
+    resample_files(_jobs(cfg, root, audio_dir), cfg["sample_rate"], workers, log, "MUSAN", journal=journal)
 
 
 def split_dir(cfg: dict, audio_dir: Path, split: str) -> Path:

@@ -17,9 +17,10 @@ import numpy as np
 
 from sepflow.audio import resample, write_audio
 from sepflow.data.corpus_prep import local_root, optional, require
-from sepflow.data.download import Remote, fetch
-from sepflow.data.extract import extract
+from sepflow.data.download import Remote, pinned
+from sepflow.data.extract import download_and_extract
 from sepflow.data.resampling import Job, resample_files
+from sepflow.data.staging import file_state
 from sepflow.errors import SepflowError
 
 TASK = "music"
@@ -78,8 +79,9 @@ def check(cfg: dict, where: str) -> None:
 
 
 def download(cfg: dict, raw_dir: Path, log) -> None:
-    variant = cfg.get("variant", "preview")
-    extract(fetch(REMOTES[variant], raw_dir, log, cfg.get("mirror")), raw_dir / variant, log)
+    where, variant = f"datasets.{raw_dir.name}", cfg.get("variant", "preview")
+    remote = pinned(REMOTES[variant], cfg, where)
+    download_and_extract(remote, raw_dir, raw_dir / variant, log, cfg.get("mirror"), f"{where}.checksums")
 
 
 def _root(base: Path) -> Path:
@@ -109,7 +111,7 @@ def _decode(path: Path, out: Path, sample_rate: int) -> None:
         ) from None
     if stems.shape[0] < 5:
         raise SepflowError(f"{path} holds {stems.shape[0]} audio streams, not MUSDB18's 5.")
-    out.mkdir(parents=True)
+    out.mkdir(parents=True, exist_ok=True)
     for name in STEMS:
         audio = resample(np.ascontiguousarray(stems[STREAM[name]].T), int(rate), sample_rate)
         write_audio(out / f"{name}.wav", audio, sample_rate)
@@ -145,18 +147,26 @@ def inputs(cfg: dict) -> list[str]:
     return [str(p) for p in _stem_files(root)] or [str(job.src) for job in _wav_jobs(root, Path("."))]
 
 
-def prepare(cfg: dict, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, log) -> None:
+def prepare(cfg: dict, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, log, journal=None) -> None:
     root = _root(local_root(cfg, "dataset") or raw_dir / cfg.get("variant", "preview"))
     sr = cfg["sample_rate"]
     stem_files = _stem_files(root)
     if not stem_files:
-        resample_files(_wav_jobs(root, audio_dir), sr, workers, log, "MUSDB18-HQ")
+        resample_files(_wav_jobs(root, audio_dir), sr, workers, log, "MUSDB18-HQ", journal=journal)
         return
     if not (shutil.which("ffmpeg") and shutil.which("ffprobe")):
         raise SepflowError(f"ffmpeg not found: {FFMPEG_HINT}")
     tasks = [(p, audio_dir / _split(p.parent.name, _track_name(p)) / _track_name(p)) for p in stem_files]
+    if journal is not None:  # tracks decoded before an interruption, from unchanged files, are kept
+        tasks = [t for t in tasks if journal.get(journal.key(t[1])) != file_state(t[0])]
+
+    def decode(task: tuple[Path, Path]) -> None:
+        _decode(*task, sr)
+        if journal is not None:
+            journal.done(journal.key(task[1]), file_state(task[0]))
+
     with ThreadPoolExecutor(max(1, workers)) as pool:
-        for k, _ in enumerate(pool.map(lambda t: _decode(t[0], t[1], sr), tasks), 1):
+        for k, _ in enumerate(pool.map(decode, tasks), 1):
             log(f"MUSDB18: {k}/{len(tasks)} tracks decoded")
 
 

@@ -46,8 +46,8 @@ def inputs(cfg: dict) -> list[str]:
     return [str(job.src) for job in _jobs(cfg, Path("."))]
 
 
-def prepare(cfg: dict, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, log) -> None:
-    resample_files(_jobs(cfg, audio_dir), cfg["sample_rate"], workers, log)
+def prepare(cfg: dict, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, log, journal=None) -> None:
+    resample_files(_jobs(cfg, audio_dir), cfg["sample_rate"], workers, log, journal=journal)
 
 
 def split_dir(cfg: dict, audio_dir: Path, split: str) -> Path:

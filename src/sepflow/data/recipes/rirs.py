@@ -16,8 +16,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from sepflow.data.corpus_prep import local_root, optional, require
-from sepflow.data.download import Remote, fetch
-from sepflow.data.extract import extract
+from sepflow.data.download import Remote, pinned
+from sepflow.data.extract import download_and_extract
 from sepflow.data.resampling import Job, resample_files
 from sepflow.errors import SepflowError
 
@@ -51,8 +51,9 @@ def check(cfg: dict, where: str) -> None:
 
 
 def download(cfg: dict, raw_dir: Path, log) -> None:
-    remote = REMOTES[cfg["source"]]
-    extract(fetch(remote, raw_dir, log, cfg.get("mirror")), raw_dir / cfg["source"], log)
+    where = f"datasets.{raw_dir.name}"
+    remote = pinned(REMOTES[cfg["source"]], cfg, where)
+    download_and_extract(remote, raw_dir, raw_dir / cfg["source"], log, cfg.get("mirror"), f"{where}.checksums")
 
 
 def _root(cfg: dict, base: Path) -> Path:
@@ -97,9 +98,11 @@ def inputs(cfg: dict) -> list[str]:
     return [str(job.src) for job in _jobs(cfg, _root(cfg, local), Path("."))] if local else []
 
 
-def prepare(cfg: dict, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, log) -> None:
+def prepare(cfg: dict, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, log, journal=None) -> None:
     root = _root(cfg, local_root(cfg, "dataset") or raw_dir / cfg["source"])
-    resample_files(_jobs(cfg, root, audio_dir), cfg["sample_rate"], workers, log, f"RIRs ({cfg['source']})")
+    resample_files(
+        _jobs(cfg, root, audio_dir), cfg["sample_rate"], workers, log, f"RIRs ({cfg['source']})", journal=journal
+    )
 
 
 def split_dir(cfg: dict, audio_dir: Path, split: str) -> Path:

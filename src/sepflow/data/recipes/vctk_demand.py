@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from sepflow.data.corpus_prep import local_root, optional, require
-from sepflow.data.download import Remote, fetch
-from sepflow.data.extract import extract
+from sepflow.data.download import Remote, pinned
+from sepflow.data.extract import download_and_extract
 from sepflow.data.resampling import Job, resample_files
 from sepflow.errors import SepflowError
 
@@ -42,9 +42,10 @@ def check(cfg: dict, where: str) -> None:
 
 
 def download(cfg: dict, raw_dir: Path, log) -> None:
+    where = f"datasets.{raw_dir.name}"
     for remote in REMOTES:
-        archive = fetch(remote, raw_dir, log, cfg.get("mirror"))
-        extract(archive, raw_dir / Path(remote.filename).stem, log)
+        target = raw_dir / Path(remote.filename).stem
+        download_and_extract(pinned(remote, cfg, where), raw_dir, target, log, cfg.get("mirror"), f"{where}.checksums")
 
 
 def _folder(root: Path, name: str) -> Path:
@@ -72,9 +73,9 @@ def inputs(cfg: dict) -> list[str]:
     return [str(job.src) for job in _jobs(cfg, root, Path("."))] if root else []
 
 
-def prepare(cfg: dict, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, log) -> None:
+def prepare(cfg: dict, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, log, journal=None) -> None:
     root = local_root(cfg, "dataset") or raw_dir
-    resample_files(_jobs(cfg, root, audio_dir), cfg["sample_rate"], workers, log, "VoiceBank+DEMAND")
+    resample_files(_jobs(cfg, root, audio_dir), cfg["sample_rate"], workers, log, "VoiceBank+DEMAND", journal=journal)
 
 
 def split_dir(cfg: dict, audio_dir: Path, split: str) -> Path:
