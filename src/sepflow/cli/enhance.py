@@ -84,6 +84,9 @@ def _checked_jobs(args: argparse.Namespace, ckpt: dict) -> tuple[list[FileJob], 
         files, root, output, sources, mirror_extensions=args.mirror_extensions, overwrite=args.overwrite
     )
     infos = [audio_info(job.source) for job in jobs]
+    empty = [job.source for job, info in zip(jobs, infos) if info.frames == 0]
+    if empty:
+        raise SepflowError(f"{empty[0]} holds no samples; remove it from the input or give another.")
     channels = [output_channels(info.channels, ckpt["channels"], args.channels) for info in infos]
     for job in jobs:
         for path in job.outputs.values():

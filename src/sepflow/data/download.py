@@ -226,6 +226,7 @@ def fetch(
     part = dest_dir / (remote.filename + ".part")
     record = dest_dir / (remote.filename + ".sha256")
     if target.exists():
+        _check_kept(remote, target, key)
         return target
     url = mirrored(remote.url, mirror)
     log(f"downloading {url} -> {target}" + (" (resuming)" if part.exists() else ""))
@@ -269,6 +270,28 @@ def matches(remote: Remote, digests: dict[str, str]) -> bool:
     return not remote.sha256 or digests.get("sha256", "").startswith(remote.sha256.lower())
 
 
+def _write_records(archive: Path, digests: dict[str, str]) -> None:
+    for algo in ("sha256", "md5"):
+        write_atomic(archive.with_name(f"{archive.name}.{algo}"), f"{digests[algo]}  {archive.name}\n")
+
+
+def _check_kept(remote: Remote, target: Path, key: str) -> None:
+    """A file downloaded (or put there by hand) before is still the one `remote` pins: the
+    pins may have changed since (a `checksums` entry for a newer release)."""
+    if not (remote.md5 or remote.sha256):
+        return
+    recorded = all(target.with_name(f"{target.name}.{algo}").is_file() for algo in ("md5", "sha256"))
+    digests = archive_digests(target)
+    if not recorded:
+        _write_records(target, digests)  # hashed once: later checks read the records
+    if not matches(remote, digests):
+        pin = f"md5 {remote.md5}" if remote.md5 else f"sha256 {remote.sha256}"
+        raise SepflowError(
+            f"{target} is not the file asked for ({pin}; it has sha256 {digests['sha256']}): delete it to "
+            f"download that one, or give its checksum in {key}."
+        )
+
+
 def _verify(remote: Remote, part: Path, record: Path, url: str, key: str) -> None:
     """Check the finished part file; on failure delete it and raise one message saying why."""
     pins = bool(remote.md5 or remote.sha256)
@@ -310,5 +333,4 @@ def _verify(remote: Remote, part: Path, record: Path, url: str, key: str) -> Non
         recorded = record.read_text().split()[0]
         if recorded != hashes["sha256"]:
             fail("sha256 (recorded at the first download)", recorded, hashes["sha256"], hashes["sha256"])
-    for algo in ("sha256", "md5"):
-        write_atomic(part.with_name(f"{remote.filename}.{algo}"), f"{hashes[algo]}  {remote.filename}\n")
+    _write_records(part.with_name(remote.filename), hashes)
