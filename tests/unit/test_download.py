@@ -133,7 +133,8 @@ def test_a_host_serving_another_size_stops_before_the_body_naming_url_sizes_and_
             fetch(remote, tmp_path / "raw", quiet, key="datasets.corpus.checksums")
         message = str(err.value)
         assert f"{server.url}a.zip offers {len(data)} bytes, but a.zip is {len(data) + 1000} bytes" in message
-        assert "set datasets.corpus.checksums: {a.zip: <its sha256>}" in message and "mirror" in message
+        assert "set datasets.corpus.checksums: {a.zip: <its sha256 or md5, as published>}" in message
+        assert "otherwise set `mirror` to a host with the original" in message
         assert not (tmp_path / "raw/a.zip.part").exists()
     assert len(server.requests) == 2
 

@@ -83,7 +83,9 @@ def plan_outputs(
     existing = [path for job in jobs for path in job.outputs.values() if path.exists()]
     if existing and not overwrite:
         more = f" (and {len(existing) - 1} more outputs)" if len(existing) > 1 else ""
-        raise SepflowError(f"{existing[0]} exists{more}; pass --overwrite to replace, or give another output.")
+        raise SepflowError(
+            f"{existing[0]} exists{more}; pass --overwrite to replace what exists, or give another output."
+        )
     folders = [path for path in existing if path.is_dir()]
     if folders:
         raise SepflowError(f"{folders[0]} is a folder where an output file goes; move it or give another output.")

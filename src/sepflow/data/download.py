@@ -159,7 +159,7 @@ def _check_offer(remote: Remote, part: Path, url: str, total: int | None, have: 
         raise SepflowError(
             f"download of {remote.filename} stopped before it began: {url} offers {total} bytes, "
             f"but {remote.filename} is {remote.size} bytes, so the host serves another file. If that file "
-            f"is the one you want (a newer release), set {key}: {{{remote.filename}: <its sha256>}}; "
+            f"is the one you want (a newer release), set {key}: {{{remote.filename}: <its sha256 or md5, as published>}}; "
             "otherwise set `mirror` to a host with the original."
         )
     require_space(part.parent, total - have, f"downloading {remote.filename}")
