@@ -214,6 +214,13 @@ def test_testing_on_another_dataset_needs_the_channel_handling_declared():
             "unknown key (did you mean local_path?)",
         ),
         (lambda c: c["datasets"]["demo"].update(recipe="dmeo"), "datasets.demo.recipe:", "(did you mean demo?)"),
+        (
+            lambda c: c["datasets"].update(
+                musan={"recipe": "musan", "sample_rate": 16000, "checksums": {"musan.tgz": "0" * 32}}
+            ),
+            "datasets.musan.checksums.musan.tgz:",
+            "not a file this recipe downloads; its files: ['musan.tar.gz']",
+        ),
         (lambda c: EXPERIMENTS(c)["tiny"].update(model="gatewav"), "experiments.tiny.model:", "did you mean gatewave"),
         (
             lambda c: EXPERIMENTS(c)["tiny"]["train"].update(stpes=10),
