@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +18,30 @@ from sepflow.data.manifest import paired_manifest, write_manifest
 SR = 16000
 
 
-def quiet(_line: str) -> None:
-    """A `log=` that prints nothing."""
+class _Lines(logging.Handler):
+    def __init__(self, on: Callable[[str], None] | None):
+        super().__init__(logging.INFO)
+        self.lines, self.on = [], on
+
+    def emit(self, record: logging.LogRecord) -> None:
+        line = record.getMessage()
+        self.lines.append(line)
+        if self.on is not None:
+            self.on(line)  # may raise KeyboardInterrupt: a Ctrl-C that arrives as this line is said
+
+
+@contextlib.contextmanager
+def log_lines(on: Callable[[str], None] | None = None) -> Iterator[list[str]]:
+    """The lines sepflow logs meanwhile; `on` hears each as it is said."""
+    handler, logger = _Lines(on), logging.getLogger("sepflow")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield handler.lines
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 @pytest.fixture(autouse=True)

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import quiet
 from snakemake_runs import TINY, sepflow_errors, snakemake, snakemake_command, write_config
 
 from sepflow.data.prepare import prepare_dataset
@@ -112,7 +111,6 @@ def test_a_full_data_disk_is_one_line_and_a_rerun_after_freeing_space_recovers_b
         tmp_path / "reference/demo",
         tmp_path / "raw",
         seed=7,
-        log=quiet,
     )
     assert snapshot(data / "audio/demo") == snapshot(reference)
     assert sorted(p.name for p in (data / "audio").iterdir()) == ["demo", "demo.record.json"]

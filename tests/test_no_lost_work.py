@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from conftest import quiet
 
 from sepflow.cli import main
 from sepflow.data.manifest import read_manifest
@@ -120,7 +119,7 @@ def test_a_training_state_is_told_from_a_model_and_kept(toy_data, tmp_path, caps
     recipe = Recipe(steps=2, batch_size=2, segment=0.5, valid_every=2, loss={"name": "l1"}, examples=0)
     manifests = [read_manifest(toy_data / "manifests/toy" / f"{split}.json") for split in ("train", "valid")]
     run = tmp_path / "results/small/train"
-    train("gatewave", {"hidden": 4, "depth": 2}, recipe, training_data(*manifests, 0.5, 0), run, "cpu", log=quiet)
+    train("gatewave", {"hidden": 4, "depth": 2}, recipe, training_data(*manifests, 0.5, 0), run, "cpu")
     state = (run / "last.pt").read_bytes()
     take = noise(tmp_path / "take.wav", 0.3)
     assert enhance(run / "last.pt", take, tmp_path / "out.wav") == 2
@@ -240,7 +239,7 @@ def test_sigkill_during_prepare_keeps_finished_files_and_the_rerun_equals_an_uni
     code = (
         "from sepflow.data.prepare import prepare_dataset\n"
         "from sepflow.data.recipes import parse_dataset\n"
-        f"prepare_dataset(parse_dataset({DEMO!r}, 'datasets.demo'), {str(audio)!r}, {str(raw)!r}, seed=3, workers=2, log=lambda line: None)\n"
+        f"prepare_dataset(parse_dataset({DEMO!r}, 'datasets.demo'), {str(audio)!r}, {str(raw)!r}, seed=3, workers=2)\n"
     )
     proc = run_python(code)
     deadline = time.monotonic() + 300
@@ -263,15 +262,13 @@ def test_sigkill_during_prepare_keeps_finished_files_and_the_rerun_equals_an_uni
     }
     before = {name: (staging_folder(audio) / name).stat() for name in finished}
     assert len(rows) >= 4
-    prepare_dataset(parse_dataset(DEMO, "datasets.x"), audio, raw, seed=3, workers=2, log=quiet)
+    prepare_dataset(parse_dataset(DEMO, "datasets.x"), audio, raw, seed=3, workers=2)
     after = {name: (audio / name).stat() for name in finished}
     assert {n: (s.st_ino, s.st_mtime_ns) for n, s in after.items()} == {
         n: (s.st_ino, s.st_mtime_ns) for n, s in before.items()
     }
     assert [p.name for p in audio.parent.iterdir()] == ["demo"]  # no staging, no leftovers
-    uninterrupted = prepare_dataset(
-        parse_dataset(DEMO, "datasets.x"), tmp_path / "once/demo", raw, seed=3, workers=1, log=quiet
-    )
+    uninterrupted = prepare_dataset(parse_dataset(DEMO, "datasets.x"), tmp_path / "once/demo", raw, seed=3, workers=1)
     assert snapshot(audio) == snapshot(uninterrupted)
 
 
@@ -287,14 +284,14 @@ def test_a_failed_prepare_keeps_what_it_finished_and_redoes_a_file_whose_source_
     sf.write(tmp_path / "mine/train/noisy/u5.wav", np.full(4410, np.nan, np.float32), 22050, subtype="FLOAT")
     audio = tmp_path / "data/audio/mine"
     with pytest.raises(SepflowError, match="u5.wav holds NaN"):  # the last file: the others are done
-        prepare_dataset(parse_dataset(cfg, "datasets.x"), audio, tmp_path / "raw", seed=0, workers=1, log=quiet)
+        prepare_dataset(parse_dataset(cfg, "datasets.x"), audio, tmp_path / "raw", seed=0, workers=1)
     kept = {
         p.relative_to(staging_folder(audio)).as_posix(): p.stat().st_ino for p in staging_folder(audio).rglob("*.wav")
     }
     assert len(kept) == 11 and "train/noisy/u5.wav" not in kept
     noise(tmp_path / "mine/train/noisy/u5.wav", 0.2, rate=22050, seed=5)
     noise(tmp_path / "mine/train/clean/u0.wav", 0.3, rate=22050, seed=99)  # changed since it was prepared
-    prepare_dataset(parse_dataset(cfg, "datasets.x"), audio, tmp_path / "raw", seed=0, workers=1, log=quiet)
+    prepare_dataset(parse_dataset(cfg, "datasets.x"), audio, tmp_path / "raw", seed=0, workers=1)
     now = {p.relative_to(audio).as_posix(): p.stat().st_ino for p in audio.rglob("*.wav")}
     assert len(now) == 12 and sf.info(audio / "train/clean/u0.wav").frames == 4800
     assert {k: v for k, v in now.items() if k in kept and k != "train/clean/u0.wav"} == {
@@ -327,7 +324,7 @@ def test_leftovers_of_dead_processes_on_this_host_are_removed_and_others_kept(tm
     ]
     for name in removed + kept:
         (parent / name / "train").mkdir(parents=True)
-    prepare_dataset(parse_dataset(cfg, "datasets.x"), parent / "mine", tmp_path / "raw", seed=0, workers=1, log=quiet)
+    prepare_dataset(parse_dataset(cfg, "datasets.x"), parent / "mine", tmp_path / "raw", seed=0, workers=1)
     assert sorted(p.name for p in parent.iterdir()) == sorted(["mine", *kept])
 
 
@@ -339,7 +336,7 @@ def test_a_folder_being_prepared_by_a_live_process_is_refused_naming_it(tmp_path
     holder = run_python(
         "import sys, time\n"
         "from sepflow.data.staging import resumable_folder\n"
-        f"with resumable_folder({str(audio)!r}, 'other settings', log=lambda line: None):\n"
+        f"with resumable_folder({str(audio)!r}, 'other settings'):\n"
         "    print('holding', flush=True)\n"
         "    time.sleep(120)\n",
         stdout=subprocess.PIPE,
@@ -349,13 +346,11 @@ def test_a_folder_being_prepared_by_a_live_process_is_refused_naming_it(tmp_path
         assert holder.stdout.readline().strip() == "holding"
         monkeypatch.setattr(staging, "LOCK_WAIT", 0.5)
         with pytest.raises(SepflowError, match=f"is being prepared by process {holder.pid} on "):
-            prepare_dataset(parse_dataset(cfg, "datasets.x"), audio, tmp_path / "raw", seed=0, workers=1, log=quiet)
+            prepare_dataset(parse_dataset(cfg, "datasets.x"), audio, tmp_path / "raw", seed=0, workers=1)
     finally:
         holder.kill()
         holder.wait()
-    prepare_dataset(
-        parse_dataset(cfg, "datasets.x"), audio, tmp_path / "raw", seed=0, workers=1, log=quiet
-    )  # its holder is gone
+    prepare_dataset(parse_dataset(cfg, "datasets.x"), audio, tmp_path / "raw", seed=0, workers=1)  # its holder is gone
     assert len(list(audio.rglob("*.wav"))) == 4
 
 

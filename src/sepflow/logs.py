@@ -22,42 +22,52 @@ PROGRESS_SECONDS = 60.0
 T = TypeVar("T")
 
 
-def configure(log_file: str | Path | None = None, console: TextIO | None = sys.stderr, quiet: bool = False) -> None:
-    """One set of handlers for the process: the job's log file (everything, with times) and the
-    console (messages alone; nothing but warnings when `quiet`). Replaces earlier handlers."""
+def configure(log: str | Path | TextIO | None = None, console: TextIO | None = sys.stderr, quiet: bool = False) -> None:
+    """One set of handlers for the process: the job's log (a path or an open stream: everything,
+    with times) and the console (messages alone; only warnings when there is a log or when
+    `quiet`). Replaces earlier handlers."""
     logger = logging.getLogger(ROOT)
     for handler in list(logger.handlers):
         logger.removeHandler(handler)
         handler.close()
     logger.setLevel(logging.INFO)
     logger.propagate = False
-    if log_file is not None:
-        Path(log_file).parent.mkdir(parents=True, exist_ok=True)
-        to_file = logging.FileHandler(log_file, encoding="utf-8")
-        to_file.setFormatter(logging.Formatter(FORMAT, datefmt="%H:%M:%S"))
-        logger.addHandler(to_file)
+    if log is not None:
+        if isinstance(log, str | Path):
+            Path(log).parent.mkdir(parents=True, exist_ok=True)
+            to_log = logging.FileHandler(log, encoding="utf-8")
+        else:
+            to_log = _JobLog(log)
+        to_log.setFormatter(logging.Formatter(FORMAT, datefmt="%H:%M:%S"))
+        logger.addHandler(to_log)
     if console is not None:
         to_console = logging.StreamHandler(console)
         to_console.setFormatter(logging.Formatter("%(message)s"))
-        to_console.setLevel(logging.WARNING if quiet or log_file is not None else logging.INFO)
+        to_console.setLevel(logging.WARNING if quiet or log is not None else logging.INFO)
         logger.addHandler(to_console)
 
 
-def _on_terminal() -> bool:
-    """Whether the console handler writes to a terminal (a bar), rather than a log (lines)."""
-    streams = [getattr(h, "stream", None) for h in logging.getLogger(ROOT).handlers if type(h) is logging.StreamHandler]
-    return any(s is not None and s.isatty() for s in streams) and not any(
-        isinstance(h, logging.FileHandler) for h in logging.getLogger(ROOT).handlers
-    )
+class _JobLog(logging.StreamHandler):
+    """A job's log stream: progress is written as periodic lines, not as a bar."""
+
+
+def _terminal() -> TextIO | None:
+    """The terminal progress goes to as a bar, or None: a job's log gets lines instead."""
+    handlers = logging.getLogger(ROOT).handlers
+    if any(isinstance(h, logging.FileHandler | _JobLog) for h in handlers):
+        return None
+    streams = [h.stream for h in handlers if isinstance(h, logging.StreamHandler) and h.level <= logging.INFO]
+    return next((s for s in streams if getattr(s, "isatty", lambda: False)()), None)
 
 
 def progress(items: Iterable[T], total: int, what: str, logger: logging.Logger) -> Iterator[T]:
     """Iterate `items` (`total` of them), showing progress: a tqdm bar on a terminal, else a
     line `what: k/total` at every tenth of the work or minute, and at the end."""
-    if _on_terminal():
+    terminal = _terminal()
+    if terminal is not None:
         from tqdm import tqdm
 
-        yield from tqdm(items, total=total, desc=what, unit="", file=sys.stderr, dynamic_ncols=True, leave=False)
+        yield from tqdm(items, total=total, desc=what, unit="", file=terminal, dynamic_ncols=True)
         return
     step, said, last = max(1, round(total * PROGRESS_EVERY)), 0, time.monotonic()
     for done, item in enumerate(items, 1):

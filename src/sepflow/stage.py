@@ -1,5 +1,5 @@
-"""Running a library function as a workflow stage: output to the rule's log file, one clear
-line for user errors, and the thread count the rule was given.
+"""Running a library function as a workflow stage: logging and any other output to the rule's
+log file, one clear line for user errors, and the thread count the rule was given.
 
 Workflow scripts are thin: `with stage(snakemake): call_the_library(...)`.
 
@@ -12,6 +12,7 @@ killed runs of it left beside its outputs are removed (those of live processes s
 from __future__ import annotations
 
 import contextlib
+import logging
 import signal
 import sys
 import traceback
@@ -21,6 +22,7 @@ from pathlib import Path
 from sepflow.disk import FULL_ERRNOS, NEARLY_FULL, DiskFull, free_bytes, is_full
 from sepflow.errors import SepflowError
 from sepflow.files import remove_dead_leftovers
+from sepflow.logs import configure
 
 
 def _interrupt(signum, frame):
@@ -95,6 +97,7 @@ def stage(snakemake) -> Iterator[None]:
         if "torch" in sys.modules:  # the script imported a torch stage; others skip the import
             sys.modules["torch"].set_num_threads(max(1, int(snakemake.threads)))
         with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+            configure(log, console=None)  # sepflow's own lines, with times; other libraries' prints go there too
             try:
                 yield
             except Exception as exc:
@@ -102,7 +105,7 @@ def stage(snakemake) -> Iterator[None]:
                 if error is None:
                     traceback.print_exc(file=log)
                     raise
-                print(f"error: {error}", file=log)
+                logging.getLogger(__name__).error("%s", error)
                 if log is not terminal:
                     lost = " (its end is missing: the disk is full)" if log.full else ""
                     print(f"sepflow error in rule {snakemake.rule}: {error}\n  (log: {log_path}{lost})", file=terminal)

@@ -86,7 +86,6 @@ def _train_enhance_evaluate(data: Path, dataset: str, valid: str, test: str, arg
         training_data(train_set, valid_set, RECIPE.segment, RECIPE.seed),
         tmp_path / "run",
         device="cpu",
-        log=lambda line: None,
     )
     torch.save(best, tmp_path / "model.pt")
     process = CheckpointSystem().load(
@@ -96,7 +95,7 @@ def _train_enhance_evaluate(data: Path, dataset: str, valid: str, test: str, arg
         EnhanceOptions(chunk_seconds=0.5, overlap_seconds=0.1),
         device="cpu",
     )
-    enhance_manifest(process, test_set, tmp_path / "enhanced", test_set.sources, log=lambda line: None)
+    enhance_manifest(process, test_set, tmp_path / "enhanced", test_set.sources)
     metrics = evaluate_manifest(test_set, tmp_path / "enhanced", tmp_path / "metrics.csv")
     return best, test_set, metrics
 

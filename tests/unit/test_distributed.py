@@ -2,6 +2,7 @@
 with the same global batch, writes each file once, and resumes exactly."""
 
 import csv
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -11,9 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import write_toy_data
+from conftest import log_lines, write_toy_data
 
+from sepflow.data.datasets.specs import TrainingDataSpec
 from sepflow.errors import SepflowError
+from sepflow.train.job import TrainJob
 from sepflow.train.launch import launch_command, train_job
 from sepflow.train.recipe import Recipe
 
@@ -41,19 +44,18 @@ def data(tmp_path_factory):
     return write_toy_data(tmp_path_factory.mktemp("dist") / "data")
 
 
-def job(data, out_dir, **train):
-    return {
-        "model": "gatewave",
-        "args": {"hidden": 8, "depth": 2},
-        "train": {**RECIPE, **train},
-        "where": "experiments.dist",
-        "data": {"dataset": "toy", "train": "train", "valid": "valid"},
-        "manifests": str(data / "manifests"),
-        "out_dir": str(out_dir),
-        "device": "cpu",
-        "name": "dist",
-        "threads": 2,
-    }
+def job(data, out_dir, **train) -> TrainJob:
+    """The job the workflow would hand over for experiment `dist` (gatewave on the toy set)."""
+    return TrainJob(
+        experiment="dist",
+        model="gatewave",
+        args={"hidden": 8, "depth": 2},
+        data=TrainingDataSpec(dataset="toy", train="train", valid="valid"),
+        recipe=dataclasses.asdict(Recipe.from_config({**RECIPE, **train})),
+        manifests={f"toy/{split}": str(data / f"manifests/toy/{split}.json") for split in ("train", "valid")},
+        out_dir=str(out_dir),
+        device="cpu",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -63,13 +65,13 @@ def runs(data, tmp_path_factory):
     root = tmp_path_factory.mktemp("runs")
     torch.set_num_threads(1)
     logs = {}
-    train_job(job(data, root / "one"))
-    logs["two"] = []
-    train_job(job(data, root / "two", processes=2), log=logs["two"].append)
+    train_job(threads=2, job=job(data, root / "one"))
+    with log_lines() as logs["two"]:
+        train_job(threads=2, job=job(data, root / "two", processes=2))
     shutil.copytree(root / "two", root / "resumed")
-    logs["resumed"] = []
-    train_job(job(data, root / "resumed", processes=2, steps=8), log=logs["resumed"].append)
-    train_job(job(data, root / "straight", processes=2, steps=8), log=lambda line: None)
+    with log_lines() as logs["resumed"]:
+        train_job(threads=2, job=job(data, root / "resumed", processes=2, steps=8))
+    train_job(threads=2, job=job(data, root / "straight", processes=2, steps=8))
     return root, logs
 
 
@@ -137,8 +139,8 @@ def test_interrupted_two_process_run_saves_once_and_resumes_exactly(data, tmp_pa
         if "step      3/200 " in line:
             raise KeyboardInterrupt
 
-    with pytest.raises(KeyboardInterrupt):
-        train_job(job(data, tmp_path / "resumed", processes=2, steps=200), log=interrupt_at_step_3)
+    with pytest.raises(KeyboardInterrupt), log_lines(on=interrupt_at_step_3):
+        train_job(threads=2, job=job(data, tmp_path / "resumed", processes=2, steps=200))
     stopped = state(tmp_path / "resumed")["step"]
     assert 3 <= stopped < 200
     print(
@@ -150,10 +152,10 @@ def test_interrupted_two_process_run_saves_once_and_resumes_exactly(data, tmp_pa
     assert [line for line in lines if "interrupted at step" in line] == [
         f"[dist] interrupted at step {stopped}{redo}; state saved to {tmp_path / 'resumed/last.pt'}, rerun to resume."
     ]
-    resumed_log = []
-    train_job(job(data, tmp_path / "resumed", processes=2, steps=stopped + 1), log=resumed_log.append)
+    with log_lines() as resumed_log:
+        train_job(threads=2, job=job(data, tmp_path / "resumed", processes=2, steps=stopped + 1))
     assert any("resuming from" in line and f"at step {stopped}" in line for line in resumed_log), resumed_log
-    train_job(job(data, tmp_path / "straight", processes=2, steps=stopped + 1), log=lambda line: None)
+    train_job(threads=2, job=job(data, tmp_path / "straight", processes=2, steps=stopped + 1))
     resumed, straight = state(tmp_path / "resumed"), state(tmp_path / "straight")
     for name, weights in straight["model_state"].items():
         assert torch.equal(resumed["model_state"][name], weights), name

@@ -8,7 +8,6 @@ import types
 
 import pytest
 import torch
-from conftest import quiet
 
 from sepflow.errors import SepflowError
 from sepflow.models.demucs import Demucs
@@ -49,7 +48,7 @@ def test_state_dicts_and_denoiser_packages_convert(server, tmp_path, form):
         sys.modules.pop(name, None)  # denoiser is not needed to read its packages
     sha = hashlib.sha256((server.root / "w.th").read_bytes()).hexdigest()
     out = released_checkpoint(
-        Released(server.url + "w.th", sha[:16], args=ARGS), tmp_path / "model.pt", tmp_path / "cache", quiet
+        Released(server.url + "w.th", sha[:16], args=ARGS), tmp_path / "model.pt", tmp_path / "cache"
     )
     ckpt = torch.load(out, weights_only=True)
     assert ckpt["model"] == "demucs" and ckpt["sources"] == ["speech"] and ckpt["task"] == "speech"
@@ -65,7 +64,7 @@ def test_wrong_sha256_and_wrong_arguments_are_clear_errors(server, tmp_path):
     torch.save(Demucs(**ARGS).state_dict(), server.root / "w.th")
     with pytest.raises(SepflowError, match="sha256 expected 0123456789abcdef"):
         released_checkpoint(
-            Released(server.url + "w.th", "0123456789abcdef", args=ARGS), tmp_path / "m.pt", tmp_path / "cache", quiet
+            Released(server.url + "w.th", "0123456789abcdef", args=ARGS), tmp_path / "m.pt", tmp_path / "cache"
         )
     sha = hashlib.sha256((server.root / "w.th").read_bytes()).hexdigest()
     with pytest.raises(SepflowError, match="do not fit demucs"):
@@ -73,7 +72,6 @@ def test_wrong_sha256_and_wrong_arguments_are_clear_errors(server, tmp_path):
             Released(server.url + "w.th", sha, args={"hidden": 16, "depth": 3}),
             tmp_path / "m.pt",
             tmp_path / "cache2",
-            quiet,
         )
 
 
@@ -102,7 +100,7 @@ def test_a_released_semamba_checkpoint_converts_with_its_generator_loaded_strict
     generator = _official_semamba_checkpoint(server.root / "SEMamba_advanced.pth")
     sha = hashlib.sha256((server.root / "SEMamba_advanced.pth").read_bytes()).hexdigest()
     released = Released(server.url + "SEMamba_advanced.pth", sha, model="semamba")
-    out = released_checkpoint(released, tmp_path / "model.pt", tmp_path / "cache", quiet)
+    out = released_checkpoint(released, tmp_path / "model.pt", tmp_path / "cache")
     ckpt = torch.load(out, weights_only=True)
     assert (ckpt["model"], ckpt["model_args"], ckpt["sample_rate"], ckpt["sources"]) == (
         "semamba",
@@ -123,5 +121,5 @@ def test_a_semamba_discriminator_file_is_refused_naming_the_generator_file(serve
     sha = hashlib.sha256((server.root / "do_00001000").read_bytes()).hexdigest()
     with pytest.raises(SepflowError, match=r"no 'generator' \(SEMamba's do_ files\): give the generator's file"):
         released_checkpoint(
-            Released(server.url + "do_00001000", sha, model="semamba"), tmp_path / "m.pt", tmp_path / "cache", quiet
+            Released(server.url + "do_00001000", sha, model="semamba"), tmp_path / "m.pt", tmp_path / "cache"
         )

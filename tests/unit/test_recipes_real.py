@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import quiet
 
 from sepflow.data.prepare import prepare_dataset
 from sepflow.data.recipes import build_manifest, dns, musan, musdb, parse_dataset, rirs, vctk_demand
@@ -45,7 +44,7 @@ def dataset(module, cfg, name="dataset"):
 
 def run_recipe(module, cfg, tmp_path, name):
     raw, audio = tmp_path / "data/raw" / name, tmp_path / "data/audio" / name
-    prepare_dataset(dataset(module, cfg, name), audio, raw, seed=0, workers=2, log=quiet)
+    prepare_dataset(dataset(module, cfg, name), audio, raw, seed=0, workers=2)
     return raw, audio
 
 
@@ -93,7 +92,7 @@ def test_vctk_demand_html_answer_stops_with_one_message(server, tmp_path):
     server.html.add("clean_trainset_28spk_wav.zip")
     cfg = {"sample_rate": 16000, "mirror": server.url}
     with pytest.raises(SepflowError, match="clean_trainset_28spk_wav.zip.*HTML page"):
-        dataset(vctk_demand, cfg).download(tmp_path / "raw", quiet)
+        dataset(vctk_demand, cfg).download(tmp_path / "raw")
 
 
 def test_vctk_demand_local_path_is_read_in_place(tmp_path):
@@ -126,9 +125,7 @@ def test_musan_parts_become_pools(server, tmp_path, monkeypatch):
         t.add(src / "musan", arcname="musan")
     cfg = {"sample_rate": 16000, "mirror": server.url, "parts": ["noise", "music"]}
     with pytest.raises(SepflowError, match=r"musan.tar.gz .*offers \d+ bytes, but musan.tar.gz is 11086114085 bytes"):
-        dataset(musan, cfg).download(
-            tmp_path / "raw0", quiet
-        )  # the published size guards the real file, before its body
+        dataset(musan, cfg).download(tmp_path / "raw0")  # the published size guards the real file, before its body
     assert not (tmp_path / "raw0/musan.tar.gz.part").exists()
     monkeypatch.setattr(musan, "REMOTE", with_hashes(musan.REMOTE, (server.root / "musan.tar.gz").read_bytes()))
     _, audio = run_recipe(musan, cfg, tmp_path, "musan")
@@ -329,4 +326,4 @@ def test_dns_default_pulls_the_test_sets_only_and_local_copy_with_pointers_fails
     local = {"sample_rate": 16000, "local_path": str(raw / "DNS-Challenge"), "pools": {"noise": 1}}
     assert len(dataset(dns, local).inputs()) == 3 * 2 * 2 + 1  # two test sets of 3 pairs, one noise file
     with pytest.raises(SepflowError, match="git-LFS pointer"):
-        dataset(dns, local).prepare(tmp_path / "audio2", raw_dir=tmp_path / "unused", seed=0, workers=1, log=quiet)
+        dataset(dns, local).prepare(tmp_path / "audio2", raw_dir=tmp_path / "unused", seed=0, workers=1)

@@ -15,6 +15,7 @@ from torch.utils.data import Dataset
 
 from sepflow.data.datasets import TrainingData, training_data
 from sepflow.data.manifest import read_manifest
+from sepflow.logs import configure
 from sepflow.train.loop import train
 from sepflow.train.recipe import Recipe
 
@@ -40,6 +41,7 @@ class HeldValidation(Dataset):
 
 def main(data_dir: str, out_dir: str, recipe_json: str, hold: str = "0") -> int:
     torch.set_num_threads(1)
+    configure(console=sys.stdout)  # the training's lines, as the test reads them
     recipe = Recipe.from_config(json.loads(recipe_json))
     data_dir = Path(data_dir)
     data = training_data(

@@ -24,6 +24,7 @@ from sepflow.cli.enhance import enhance
 from sepflow.cli.evaluate import evaluate
 from sepflow.disk import FULL_ERRNOS, DiskFull
 from sepflow.errors import SepflowError
+from sepflow.logs import configure
 
 USER_ERROR = 2
 
@@ -81,6 +82,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Iterable[str] | None = None) -> int:
     args = parser().parse_args(None if argv is None else list(argv))
+    configure(console=sys.stderr, quiet=getattr(args, "quiet", False))
     try:
         args.run(args)
     except SepflowError as exc:

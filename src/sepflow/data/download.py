@@ -26,12 +26,13 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import logging
 import os
 import re
 import tarfile
 import time
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -43,7 +44,8 @@ from sepflow.disk import require_space, space_for
 from sepflow.errors import SepflowError
 from sepflow.files import write_atomic
 
-Log = Callable[[str], None]
+logger = logging.getLogger(__name__)
+
 KINDS = ("zip", "tar", "file")
 _CHUNK = 1 << 20
 _NET_CHUNK = 1 << 16  # a cut connection loses at most this much of what it carried
@@ -165,7 +167,7 @@ def _check_offer(remote: Remote, part: Path, url: str, total: int | None, have: 
     require_space(part.parent, total - have, f"downloading {remote.filename}")
 
 
-def _attempt(url: str, part: Path, remote: Remote, log: Log, timeout: float, key: str) -> None:
+def _attempt(url: str, part: Path, remote: Remote, timeout: float, key: str) -> None:
     """One attempt: continue `part` from its current size; raise _Transient on a short read or a server error."""
     kind = remote.kind
     have = part.stat().st_size if part.exists() else 0
@@ -189,7 +191,7 @@ def _attempt(url: str, part: Path, remote: Remote, log: Log, timeout: float, key
                 f"{part.parent} and rerun, or set `mirror` / `local_path`."
             )
         if have and r.status_code != 206:
-            log(f"{url}: the server ignores range requests; starting over")
+            logger.info("%s: the server ignores range requests; starting over", url)
             have = 0
         total = _offered_size(r, have)
         _check_offer(remote, part, url, total, have, key)
@@ -200,7 +202,7 @@ def _attempt(url: str, part: Path, remote: Remote, log: Log, timeout: float, key
                 done += len(chunk)
                 if time.monotonic() - last > 10:
                     share = f" ({100 * done / total:.1f} %)" if total else ""
-                    log(f"{part.name[:-5]}: {done / 1e6:.1f} MB{share}")
+                    logger.info("%s: %.1f MB%s", part.name[:-5], done / 1e6, share)
                     last = time.monotonic()
         if total is not None and done < total:
             raise _Transient(f"the connection ended after {done} of {total} bytes")
@@ -209,7 +211,6 @@ def _attempt(url: str, part: Path, remote: Remote, log: Log, timeout: float, key
 def fetch(
     remote: Remote,
     dest_dir: Path,
-    log: Log = print,
     mirror: str | None = None,
     attempts: int = 6,
     backoff: float = 2.0,
@@ -229,20 +230,20 @@ def fetch(
         _check_kept(remote, target, key)
         return target
     url = mirrored(remote.url, mirror)
-    log(f"downloading {url} -> {target}" + (" (resuming)" if part.exists() else ""))
+    logger.info("downloading %s -> %s%s", url, target, " (resuming)" if part.exists() else "")
     retrying = Retrying(
         stop=stop_after_attempt(attempts),
         wait=wait_exponential(multiplier=backoff, max=120),
         retry=retry_if_exception_type(
             (_Transient, requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
         ),
-        before_sleep=lambda s: log(
-            f"{remote.filename}: attempt {s.attempt_number} failed ({s.outcome.exception()}); retrying"
+        before_sleep=lambda s: logger.warning(
+            "%s: attempt %d failed (%s); retrying", remote.filename, s.attempt_number, s.outcome.exception()
         ),
         reraise=True,
     )
     try:
-        retrying(_attempt, url, part, remote, log, timeout, key)
+        retrying(_attempt, url, part, remote, timeout, key)
     except (_Transient, requests.RequestException) as exc:
         raise SepflowError(
             f"download of {remote.filename} from {url} failed after {attempts} attempts ({exc}). "
@@ -250,7 +251,7 @@ def fetch(
         ) from None
     _verify(remote, part, record, url, key)
     os.replace(part, target)
-    log(f"{target.name}: complete and verified")
+    logger.info("%s: complete and verified", target.name)
     return target
 
 

@@ -13,6 +13,7 @@ and one extracted from another file (a newer release given by `checksums`) is re
 from __future__ import annotations
 
 import json
+import logging
 import stat
 import tarfile
 import zipfile
@@ -21,6 +22,8 @@ from pathlib import Path, PurePosixPath
 from sepflow.data.download import Remote, archive_digests, fetch, matches
 from sepflow.errors import SepflowError
 from sepflow.files import atomic_folder
+
+logger = logging.getLogger(__name__)
 
 MARKER = ".extracted"
 
@@ -73,7 +76,7 @@ def extracted_from(target: Path) -> dict:
         return {"archive": text.strip()}
 
 
-def extract(archive: Path, target: Path, log=print) -> Path:
+def extract(archive: Path, target: Path) -> Path:
     """Unpack a zip or tar archive (any compression) into `target`; a no-op when it was
     unpacked from this very archive already."""
     archive, target = Path(archive), Path(target)
@@ -83,7 +86,7 @@ def extract(archive: Path, target: Path, log=print) -> Path:
     ):
         return target
     digests = archive_digests(archive)
-    log(f"extracting {archive} -> {target}")
+    logger.info("extracting %s -> %s", archive, target)
     with atomic_folder(target) as tmp:
         if zipfile.is_zipfile(archive):
             with zipfile.ZipFile(archive) as z:
@@ -104,11 +107,11 @@ def extract(archive: Path, target: Path, log=print) -> Path:
 
 
 def download_and_extract(
-    remote: Remote, raw_dir: Path, target: Path, log=print, mirror: str | None = None, key: str = "checksums"
+    remote: Remote, raw_dir: Path, target: Path, mirror: str | None = None, key: str = "checksums"
 ) -> Path:
     """`target` unpacked from the archive `remote` names: not downloaded again when `target`
     was extracted from that very file (by name and checksum), even if the archive is gone."""
     before = extracted_from(target)
     if before.get("archive") == remote.filename and "sha256" in before and matches(remote, before):
         return Path(target)
-    return extract(fetch(remote, raw_dir, log, mirror, key=key), target, log)
+    return extract(fetch(remote, raw_dir, mirror, key=key), target)

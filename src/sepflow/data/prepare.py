@@ -6,7 +6,6 @@ the next one keeps the files it finished and does only what is missing."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 from sepflow import __version__
@@ -27,16 +26,13 @@ def prepare_dataset(
     raw_dir: str | Path,
     seed: int,
     workers: int = 1,
-    log: Callable[[str], None] = print,
 ) -> Path:
     """Prepare one configured dataset (its recipe decides how) into `audio_dir`."""
-    recipe.download(Path(raw_dir), log)  # checksummed and resumable; kept in raw_dir between runs
+    recipe.download(Path(raw_dir))  # checksummed and resumable; kept in raw_dir between runs
     audio_dir = Path(audio_dir)
     try:
-        with resumable_folder(audio_dir, preparation_fingerprint(recipe, seed), log) as staging:
-            recipe.prepare(
-                staging.path, raw_dir=Path(raw_dir), seed=seed, workers=workers, log=log, journal=staging.journal
-            )
+        with resumable_folder(audio_dir, preparation_fingerprint(recipe, seed)) as staging:
+            recipe.prepare(staging.path, raw_dir=Path(raw_dir), seed=seed, workers=workers, journal=staging.journal)
     except DiskFull as exc:  # named after the dataset's folder, not its hidden staging
         raise DiskFull(audio_dir.parent, exc.needed, f"preparing {audio_dir.name}") from None
     return audio_dir

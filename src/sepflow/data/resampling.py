@@ -9,10 +9,11 @@ headers and checked before the first write. Threads suffice: soundfile and soxr 
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,9 +26,11 @@ from sepflow.data.staging import Journal, file_state
 from sepflow.disk import require_space, space_for
 from sepflow.errors import SepflowError
 from sepflow.files import atomic_path
+from sepflow.logs import progress
+
+logger = logging.getLogger(__name__)
 
 AUDIO_SUFFIXES = (".wav", ".flac")
-Log = Callable[[str], None]
 
 
 def audio_files(folder: Path) -> list[Path]:
@@ -91,7 +94,6 @@ def resample_files(
     jobs: Iterable[Job],
     sample_rate: int,
     workers: int,
-    log: Log = print,
     what: str = "files",
     journal: Journal | None = None,
 ) -> int:
@@ -102,7 +104,9 @@ def resample_files(
         j for j in jobs if journal is None or journal.get(journal.key(j.dst)) != _source_state(j) or not j.dst.is_file()
     ]
     if len(todo) < len(jobs):
-        log(f"{what}: {len(jobs) - len(todo)} of {len(jobs)} files were prepared before; {len(todo)} to do")
+        logger.info(
+            "%s: %d of %d files were prepared before; %d to do", what, len(jobs) - len(todo), len(jobs), len(todo)
+        )
     infos = [_info(j) for j in todo]
     needed = sum(_size(j, info, sample_rate) for j, info in zip(todo, infos))
     folder = Path(os.path.commonpath([j.dst.parent for j in todo])) if todo else None
@@ -116,13 +120,11 @@ def resample_files(
         if journal is not None:
             journal.done(journal.key(todo[k].dst), _source_state(todo[k]))
 
-    step = max(1, len(todo) // 10)
     pool = ThreadPoolExecutor(max(1, workers))
     try:
         with space_for(folder or ".", needed, what):
-            for k, _ in enumerate(pool.map(one, range(len(todo))), 1):
-                if k % step == 0 or k == len(todo):
-                    log(f"{what}: {k}/{len(todo)} prepared at {sample_rate} Hz")
+            for _ in progress(pool.map(one, range(len(todo))), len(todo), f"{what} at {sample_rate} Hz", logger):
+                pass
     finally:
         pool.shutdown(cancel_futures=True)  # an error or Ctrl-C stops the files not yet started
     return len(jobs)

@@ -22,18 +22,20 @@ import contextlib
 import errno
 import fcntl
 import json
+import logging
 import os
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from sepflow.errors import SepflowError
 from sepflow.files import host_name, process_alive, remove_dead_leftovers, replace_folder, write_atomic
 
-Log = Callable[[str], None]
+logger = logging.getLogger(__name__)
+
 BOOKKEEPING = (".lock", ".owner", ".fingerprint", ".journal")
 LOCK_WAIT = 10.0
 """Seconds to wait for a lock whose holder just died: its forked workers may linger a moment."""
@@ -156,7 +158,7 @@ def _empty(folder: Path) -> None:
 
 
 @contextlib.contextmanager
-def resumable_folder(target: str | os.PathLike, fingerprint: str, log: Log = print) -> Iterator[Staging]:
+def resumable_folder(target: str | os.PathLike, fingerprint: str) -> Iterator[Staging]:
     """Yield the staging folder of `target` and its journal; on success the folder replaces
     `target` whole. After an error or a kill it stays, and the next call with the same
     `fingerprint` (the settings that decide its content) continues it."""
@@ -164,13 +166,13 @@ def resumable_folder(target: str | os.PathLike, fingerprint: str, log: Log = pri
     folder = staging_folder(target)
     folder.parent.mkdir(parents=True, exist_ok=True)
     for leftover in remove_dead_leftovers(target):
-        log(f"removed {leftover}, left by a process that is gone")
+        logger.info("removed %s, left by a process that is gone", leftover)
     folder.mkdir(exist_ok=True)
     with _claim(folder, target):
         stamp = folder / ".fingerprint"
         previous = stamp.read_text() if stamp.is_file() else None
         if previous is not None and previous != fingerprint:
-            log(f"{folder} was left by a preparation with other settings: starting afresh")
+            logger.info("%s was left by a preparation with other settings: starting afresh", folder)
             _empty(folder)
         elif previous is None and any(p.name not in BOOKKEEPING for p in folder.iterdir()):
             _empty(folder)  # no settings recorded: nothing in it can be trusted
@@ -178,9 +180,9 @@ def resumable_folder(target: str | os.PathLike, fingerprint: str, log: Log = pri
         write_atomic(stamp, fingerprint)
         journal = Journal(folder / ".journal")
         if len(journal):
-            log(f"resuming the interrupted preparation of {target}: {len(journal)} tasks were finished")
+            logger.info("resuming the interrupted preparation of %s: %d tasks were finished", target, len(journal))
         elif removed:
-            log(f"removed {removed} unfinished files in {folder}")
+            logger.info("removed %d unfinished files in %s", removed, folder)
         try:
             yield Staging(folder, journal)
         finally:

@@ -326,5 +326,5 @@ def synthesize_demo(
         raise SepflowError(f"demo config: workers must be a whole number >= 1, got {workers!r}.")
     if journal is not None:
         return _build(settings, Path(out_dir), workers, journal)
-    with resumable_folder(out_dir, repr(settings), log=lambda line: None) as staging:
+    with resumable_folder(out_dir, repr(settings)) as staging:
         return _build(settings, staging.path, workers, staging.journal)

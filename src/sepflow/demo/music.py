@@ -171,5 +171,5 @@ def synthesize_music(
     if journal is not None:
         return build(Path(out_dir), journal)
     settings = repr((n_train, n_valid, n_test, seed, seconds))
-    with resumable_folder(out_dir, settings, log=lambda line: None) as staging:
+    with resumable_folder(out_dir, settings) as staging:
         return build(staging.path, staging.journal)

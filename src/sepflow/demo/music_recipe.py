@@ -3,6 +3,7 @@ line) in the MUSDB18 decoded-WAV layout at 44.1 kHz stereo, train/valid/test."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import ClassVar, Literal
 
@@ -10,6 +11,8 @@ from pydantic import Field, field_validator
 
 from sepflow.data.recipes.base import CorpusRecipe, DatasetOptions
 from sepflow.specs import Count, Number
+
+logger = logging.getLogger(__name__)
 
 MUSIC_SAMPLE_RATE = 44100
 SIZES = ("train", "valid", "test")
@@ -41,7 +44,7 @@ class DemoMusic(CorpusRecipe):
     def splits(self) -> dict[str, str]:
         return {name: "stems" for name in SIZES}
 
-    def prepare(self, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, log, journal=None) -> None:
+    def prepare(self, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, journal=None) -> None:
         from sepflow.demo.music import synthesize_music
 
         sizes = self.options.sizes
@@ -54,4 +57,4 @@ class DemoMusic(CorpusRecipe):
             seconds=float(self.options.seconds),
             journal=journal,
         )
-        log(f"demo music in {audio_dir}: {names}")
+        logger.info("demo music in %s: %s", audio_dir, names)

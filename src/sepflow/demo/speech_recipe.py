@@ -3,6 +3,7 @@ simulated rooms); paired splits in the VoiceBank+DEMAND layout and DNS-layout po
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import ClassVar
 
@@ -10,6 +11,8 @@ from sepflow.data.recipes.base import CorpusRecipe, DatasetOptions
 from sepflow.demo.settings import NOISE_TYPES, validate_settings
 from sepflow.errors import SepflowError
 from sepflow.specs import Count, Number
+
+logger = logging.getLogger(__name__)
 
 POOL_FOLDERS = {"pool_clean": "dns/clean", "pool_noise": "dns/noise", "pool_rir": "dns/impulse_responses"}
 ROOMS = {"rt60_range": (0.2, 0.8), "rooms_per_split": 8}
@@ -46,13 +49,13 @@ class DemoSpeech(CorpusRecipe):
         except SepflowError as exc:
             raise SepflowError(f"{where}: {exc}".replace("demo config: ", "")) from None
 
-    def prepare(self, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, log, journal=None) -> None:
+    def prepare(self, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, journal=None) -> None:
         from sepflow.demo.corpus import synthesize_demo
 
         summary = synthesize_demo(
             audio_dir, sample_rate=self.sample_rate, seed=seed, workers=workers, journal=journal, **self.settings()
         )
-        log(f"demo corpus in {audio_dir}: {summary}")
+        logger.info("demo corpus in %s: %s", audio_dir, summary)
 
     def split_dir(self, audio_dir: Path, split: str) -> Path:
         return Path(audio_dir) / POOL_FOLDERS.get(split, split)

@@ -4,6 +4,7 @@ and written atomically as a folder of WAVs laid out by item and source."""
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +17,10 @@ from sepflow.audio.io import read_audio, write_audio
 from sepflow.data.manifest import Manifest, estimate_paths
 from sepflow.errors import SepflowError
 from sepflow.files import atomic_folder
+from sepflow.logs import progress
 from sepflow.models import as_sources
+
+logger = logging.getLogger(__name__)
 
 CHANNEL_MODES = ("per_channel", "downmix")
 """How a mono model hears a multi-channel file: each channel on its own (the output keeps
@@ -163,13 +167,11 @@ def enhance_manifest(
     manifest: Manifest,
     out_dir: str | os.PathLike,
     sources: tuple[str, ...] | list[str],
-    log: Callable[[str], None] = print,
 ) -> Path:
     """Apply `process` ((channels, T) -> (sources, channels, T)) to every mixture of a
     manifest, writing {id}.wav for one source or {id}/{source}.wav for several."""
-    total = len(manifest.items)
     with atomic_folder(out_dir) as tmp:
-        for i, item in enumerate(manifest.items, 1):
+        for item in progress(manifest.items, len(manifest.items), "enhanced", logger):
             mixture, sr = read_audio(manifest.mixture_path(item), expected_sr=manifest.sample_rate)
             if getattr(process, "uses_references", False):  # an oracle: it is given the truth
                 references = [read_audio(p)[0] for p in manifest.target_paths(item).values()]
@@ -180,6 +182,4 @@ def enhance_manifest(
                 raise SepflowError(f"item {item['id']}: {estimates.shape[0]} estimates for sources {list(sources)}.")
             for estimate, path in zip(estimates, estimate_paths(tmp, item["id"], sources).values()):
                 write_audio(path, estimate[..., : mixture.shape[-1]], sr)
-            if i == total or i % max(1, total // 10) == 0:
-                log(f"enhanced {i}/{total}")
     return Path(out_dir)

@@ -12,10 +12,11 @@ with the lag as the reason (sepflow.metrics.lag), and the tables count it as fai
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 from pathlib import Path
@@ -28,8 +29,11 @@ from sepflow.audio import read_audio, rms_db
 from sepflow.data.manifest import Manifest, estimate_paths
 from sepflow.errors import SepflowError
 from sepflow.files import write_atomic
+from sepflow.logs import progress
 from sepflow.metrics.tasks import LIBRARY_LOADERS, METRIC_SETS
 from sepflow.metrics.threads import single_thread_worker
+
+logger = logging.getLogger(__name__)
 
 LENGTH_TOLERANCE_S = 0.01
 """Estimates may be up to one STFT hop (10 ms) longer or shorter than the reference;
@@ -122,14 +126,6 @@ def _pool_context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
 
 
-def _logged(rows: Iterable[dict], total: int) -> Iterator[dict]:
-    step = max(1, total // 10)
-    for done, row in enumerate(rows, start=1):
-        if done % step == 0 or done == total:
-            print(f"evaluated {done}/{total} items", flush=True)
-        yield row
-
-
 def evaluate_items(items: Sequence[dict], task: str, sample_rate: int, workers: int = 1, **options) -> pd.DataFrame:
     """The rows of every item (one for speech, one per source for music), in the order of
     `items`; a process pool when workers > 1. Every worker, this process too when it is the
@@ -146,12 +142,12 @@ def evaluate_items(items: Sequence[dict], task: str, sample_rate: int, workers: 
     if workers > 1:
         pool = ProcessPoolExecutor(workers, mp_context=_pool_context(), initializer=single_thread_worker)
         try:
-            per_item = list(_logged(pool.map(work, items, chunksize=ITEMS_PER_TASK), len(items)))
+            per_item = list(progress(pool.map(work, items, chunksize=ITEMS_PER_TASK), len(items), "evaluated", logger))
         finally:
             pool.shutdown(cancel_futures=True)  # an error stops the queued work too
     else:
         with threadpool_limits(limits=1):  # as single_thread_worker, until the items are done
-            per_item = list(_logged(map(work, items), len(items)))
+            per_item = list(progress(map(work, items), len(items), "evaluated", logger))
     return pd.DataFrame([row for rows in per_item for row in rows])
 
 

@@ -141,9 +141,7 @@ def convert(obj: dict, released: Released) -> dict:
     return model_checkpoint(released.model, args, trained_on, model)
 
 
-def released_checkpoint(
-    released: Released | str, out_path: Path, cache_dir: Path, log=print, mirror: str | None = None
-) -> Path:
+def released_checkpoint(released: Released | str, out_path: Path, cache_dir: Path, mirror: str | None = None) -> Path:
     """Download (verified by sha256) and convert released weights into `out_path` (model.pt)."""
     if isinstance(released, str):
         if released not in RELEASED:
@@ -151,6 +149,6 @@ def released_checkpoint(
                 f"unknown released model {released!r}; choose one of {sorted(RELEASED)} or give url and sha256."
             )
         released = RELEASED[released]
-    path = fetch(Remote(released.url, sha256=released.sha256, kind="file"), Path(cache_dir), log, mirror)
+    path = fetch(Remote(released.url, sha256=released.sha256, kind="file"), Path(cache_dir), mirror)
     checkpoint = convert(_load(path), released)
     return atomic_save(checkpoint, out_path)

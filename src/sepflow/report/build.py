@@ -16,6 +16,7 @@ rebuilt from a results folder without Snakemake:
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +44,8 @@ from sepflow.report.tables import (
     with_gains,
     write_tables,
 )
+
+logger = logging.getLogger(__name__)
 
 PLOTTED = (
     "pesq_wb",
@@ -191,5 +194,5 @@ def build_report(
     if curves:
         extra.append(("Training curves", plot_training(curves, out_dir / "plots" / "training.png")))
     write_atomic(out_dir / "index.html", render_page(sections, run or {}, extra))
-    print((out_dir / "summary.md").read_text())
+    logger.info("%s", (out_dir / "summary.md").read_text())
     return summary

@@ -16,33 +16,35 @@ last rank has closed its output before it raises KeyboardInterrupt.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
 from sepflow.data.datasets import experiment_data
 from sepflow.errors import SepflowError
+from sepflow.logs import configure
 from sepflow.train.job import TrainJob
 from sepflow.train.loop import train
 from sepflow.train.recipe import Recipe
 
+logger = logging.getLogger(__name__)
 ERROR_PREFIX = "sepflow error: "  # how a rank reports a SepflowError to the caller
 
 
-def train_job(job: TrainJob, threads: int = 1, log: Callable[[str], None] = print) -> dict:
+def train_job(job: TrainJob, threads: int = 1) -> dict:
     """Train one experiment and return its best model checkpoint; `threads` are the CPU
     threads of the whole job (shared among its processes)."""
     recipe = job.training_recipe
     if recipe.processes == 1:
         return _train(job, recipe)
-    return _launch(job, recipe.processes, threads, log)
+    return _launch(job, recipe.processes, threads)
 
 
 def _train(job: TrainJob, recipe: Recipe) -> dict:
@@ -80,7 +82,7 @@ def launch_command(processes: int, program: list[str]) -> list[str]:
     ]
 
 
-def _launch(job: TrainJob, processes: int, threads: int, log: Callable[[str], None]) -> dict:
+def _launch(job: TrainJob, processes: int, threads: int) -> dict:
     out_dir = Path(job.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     threads = max(1, int(threads) // processes)
@@ -105,7 +107,7 @@ def _launch(job: TrainJob, processes: int, threads: int, log: Callable[[str], No
                     if line.startswith(ERROR_PREFIX):
                         errors.append(line[len(ERROR_PREFIX) :])
                     else:
-                        log(line)
+                        logger.info(line)
                 break
             except KeyboardInterrupt:
                 if not interrupted:
@@ -126,6 +128,7 @@ def _launch(job: TrainJob, processes: int, threads: int, log: Callable[[str], No
 def main(job_path: str) -> int:
     """One rank: train as the job says, at the threads the caller gave each process."""
     spec = json.loads(Path(job_path).read_text())
+    configure(console=sys.stdout)  # rank 0's lines reach the caller's log through its stdout
     torch.set_num_threads(spec["threads"])
     job = TrainJob.from_json(spec["job"])
     try:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -42,10 +41,6 @@ from sepflow.train.resume import differences, keep_previous, load_state
 from sepflow.train.steps import build_step, check_step_data
 from sepflow.train.stop import StopRequest
 from sepflow.train.validation import Scores, validate
-
-
-def _print(line: str) -> None:
-    print(line, flush=True)
 
 
 def average_over_ranks(accelerator, terms: dict[str, float], stop: int) -> tuple[dict[str, float], bool]:
@@ -76,7 +71,6 @@ class Trainer:
         data: TrainingData,
         out_dir: str | Path,
         device: str = "auto",
-        log: Callable[[str], None] = _print,
         name: str = "",
     ):
         self.model_name, self.model_args, self.recipe, self.data = model_name, model_args, recipe, data
@@ -93,7 +87,7 @@ class Trainer:
         self.step_fn = build_step(self.model, loss_fn, recipe, accelerator, data.sample_rate)
         self.criterion = self.step_fn.criterion
         self.eval_model = accelerator.unwrap_model(self.model) if self.shared else self.model  # no DDP collectives
-        self.progress = Progress(log, f"[{name or model_name}]", recipe, self.criterion, accelerator.is_main_process)
+        self.progress = Progress(f"[{name or model_name}]", recipe, self.criterion, accelerator.is_main_process)
         self.state = {
             "step": 0,
             "history": [],
@@ -343,8 +337,7 @@ def train(
     data: TrainingData,
     out_dir: str | Path,
     device: str = "auto",
-    log: Callable[[str], None] = _print,
     name: str = "",
 ) -> dict:
     """Train (or resume) and return the best model checkpoint dict (also at out_dir/best.pt)."""
-    return Trainer(model_name, model_args, recipe, data, out_dir, device, log, name).run()
+    return Trainer(model_name, model_args, recipe, data, out_dir, device, name).run()

@@ -4,14 +4,16 @@ all ranks: on the others every method does nothing."""
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from torch.utils.tensorboard import SummaryWriter
 
 from sepflow.train.examples import ValidationExamples
 from sepflow.train.history import format_row
+
+logger = logging.getLogger(__name__)
 
 
 def _format_eta(seconds: float) -> str:
@@ -22,14 +24,14 @@ def _format_eta(seconds: float) -> str:
 class Progress:
     """The log lines and TensorBoard events of one training process, from `step` on."""
 
-    def __init__(self, log: Callable[[str], None], tag: str, recipe, criterion, main_process: bool):
-        self.log = log if main_process else (lambda line: None)
+    def __init__(self, tag: str, recipe, criterion, main_process: bool):
         self.tag, self.recipe, self.criterion, self.main_process = tag, recipe, criterion, main_process
         self.writer = self.examples = self.estimate = None
         self.started, self.start_step = time.monotonic(), 0
 
     def say(self, line: str) -> None:
-        self.log(f"{self.tag} {line}")
+        if self.main_process:
+            logger.info("%s %s", self.tag, line)
 
     def open(self, out_dir: Path, step: int, data, estimate) -> None:
         """Start TensorBoard and the clock at `step` (0 for a fresh run). TensorBoard drops the

@@ -18,7 +18,6 @@ from pydantic import field_validator
 from sepflow.data.download import Remote, check_checksums, pinned
 from sepflow.data.extract import download_and_extract
 from sepflow.data.manifest import MUSIC_SOURCES, SPEECH_SOURCES
-from sepflow.data.resampling import Log
 from sepflow.errors import SepflowError
 from sepflow.specs import Count, Spec
 
@@ -78,10 +77,10 @@ class CorpusRecipe:
         """Files outside data/ that preparation reads (a user's folder)."""
         return []
 
-    def download(self, raw_dir: Path, log: Log) -> None:
+    def download(self, raw_dir: Path) -> None:
         """Fetch the corpus into `raw_dir` (checksummed, resumable); nothing for local corpora."""
 
-    def prepare(self, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, log: Log, journal=None) -> None:
+    def prepare(self, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, journal=None) -> None:
         """Write the corpus into `audio_dir` (a staging folder); `journal` (data/staging.py), when
         given, records finished work so that an interrupted preparation resumes where it stopped."""
         raise NotImplementedError
@@ -100,20 +99,20 @@ class DownloadedCorpus(CorpusRecipe):
         """The files it downloads (whose checksums `checksums` may override)."""
         return []
 
-    def fetch(self, raw_dir: Path, log: Log) -> None:
+    def fetch(self, raw_dir: Path) -> None:
         """Download into `raw_dir`: checksummed, resumable, kept between runs."""
         raise NotImplementedError
 
-    def fetch_and_extract(self, remote: Remote, raw_dir: Path, target: Path, log: Log) -> None:
+    def fetch_and_extract(self, remote: Remote, raw_dir: Path, target: Path) -> None:
         """One archive, its checksum the config's when it gives one, extracted into `target`
         (not downloaded again while an extraction with a matching record is there)."""
         where = f"datasets.{raw_dir.name}"
         remote = pinned(remote, {"checksums": self.options.checksums}, where)
-        download_and_extract(remote, raw_dir, target, log, self.options.mirror, f"{where}.checksums")
+        download_and_extract(remote, raw_dir, target, self.options.mirror, f"{where}.checksums")
 
-    def download(self, raw_dir: Path, log: Log) -> None:
+    def download(self, raw_dir: Path) -> None:
         if self.options.local_path is None:
-            self.fetch(Path(raw_dir), log)
+            self.fetch(Path(raw_dir))
 
     def local_root(self, where: str = "dataset") -> Path | None:
         """The user's own copy, which must exist; it is read in place, never written."""

@@ -14,6 +14,7 @@ asteroid do, and prepared as `fileid_N.wav` in clean/ and noisy/.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import subprocess
@@ -27,6 +28,8 @@ from sepflow.data.recipes.base import DatasetOptions, DownloadedCorpus, Download
 from sepflow.data.resampling import Job, resample_files
 from sepflow.errors import SepflowError
 from sepflow.files import atomic_folder
+
+logger = logging.getLogger(__name__)
 
 REPO_URL = "https://github.com/microsoft/DNS-Challenge"
 BRANCH = "interspeech2020/master"
@@ -124,19 +127,19 @@ class Dns(DownloadedCorpus):
         kinds = {f"test_{name}": "paired" for name in self.options.test_sets}
         return {**kinds, **{name: "pool" for name in self.options.pools}}
 
-    def fetch(self, raw_dir: Path, log) -> None:
+    def fetch(self, raw_dir: Path) -> None:
         _require_lfs()
         repo = raw_dir / "DNS-Challenge"
         url = self.options.mirror or REPO_URL
         if not (repo / ".git").is_dir():
-            log(f"cloning {url} (branch {BRANCH}, no LFS content) -> {repo}")
+            logger.info("cloning %s (branch %s, no LFS content) -> %s", url, BRANCH, repo)
             with atomic_folder(repo) as tmp:
                 _git(["clone", "--quiet", "--depth", "1", "--single-branch", "--branch", BRANCH, url, str(tmp)], None)
         wanted = [p for p in self._wanted(repo) if _is_pointer(repo / p)]
-        log(f"git lfs pull: {len(wanted)} files to fetch")
+        logger.info("git lfs pull: %d files to fetch", len(wanted))
         for k in range(0, len(wanted), _BATCH):
             _git(["lfs", "pull", "--include", ",".join(_escape(p) for p in wanted[k : k + _BATCH])], repo)
-            log(f"git lfs pull: {min(k + _BATCH, len(wanted))}/{len(wanted)}")
+            logger.info("git lfs pull: %d/%d", min(k + _BATCH, len(wanted)), len(wanted))
         missing = [p for p in wanted if _is_pointer(repo / p)]
         if missing:
             raise SepflowError(
@@ -180,9 +183,9 @@ class Dns(DownloadedCorpus):
         local = self.local_root()
         return [str(job.src) for job in self._jobs(local, Path("."))] if local else []
 
-    def prepare(self, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, log, journal=None) -> None:
+    def prepare(self, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, journal=None) -> None:
         root = self.local_root() or raw_dir / "DNS-Challenge"
         jobs = self._jobs(root, audio_dir)
         for job in jobs:
             _real_audio(job.src)
-        resample_files(jobs, self.sample_rate, workers, log, "DNS 2020", journal=journal)
+        resample_files(jobs, self.sample_rate, workers, "DNS 2020", journal=journal)

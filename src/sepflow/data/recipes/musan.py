@@ -36,8 +36,8 @@ class Musan(DownloadedCorpus):
     def remotes(self) -> list[Remote]:
         return [REMOTE]
 
-    def fetch(self, raw_dir: Path, log) -> None:
-        self.fetch_and_extract(REMOTE, raw_dir, raw_dir / "musan", log)
+    def fetch(self, raw_dir: Path) -> None:
+        self.fetch_and_extract(REMOTE, raw_dir, raw_dir / "musan")
 
     def _jobs(self, root: Path, audio_dir: Path) -> list[Job]:
         jobs = []
@@ -55,9 +55,9 @@ class Musan(DownloadedCorpus):
         local = self.local_root()
         return [str(job.src) for job in self._jobs(_root(local), Path("."))] if local else []
 
-    def prepare(self, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, log, journal=None) -> None:
+    def prepare(self, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, journal=None) -> None:
         root = _root(self.local_root() or raw_dir / "musan")
-        resample_files(self._jobs(root, audio_dir), self.sample_rate, workers, log, "MUSAN", journal=journal)
+        resample_files(self._jobs(root, audio_dir), self.sample_rate, workers, "MUSAN", journal=journal)
 
 
 def _root(base: Path) -> Path:

@@ -9,6 +9,7 @@ torchaudio's list) form the validation split: 86 / 14 / 50 tracks (80 / 14 / 50 
 
 from __future__ import annotations
 
+import logging
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -22,6 +23,8 @@ from sepflow.data.recipes.base import DatasetOptions, DownloadedCorpus, Download
 from sepflow.data.resampling import Job, resample_files
 from sepflow.data.staging import file_state
 from sepflow.errors import SepflowError
+
+logger = logging.getLogger(__name__)
 
 STEMS = ("mixture", "vocals", "drums", "bass", "other")
 STREAM = {"mixture": 0, "drums": 1, "bass": 2, "other": 3, "vocals": 4}  # order inside .stem.mp4
@@ -135,9 +138,9 @@ class Musdb(DownloadedCorpus):
     def remotes(self) -> list[Remote]:
         return [REMOTES[self.options.variant]]
 
-    def fetch(self, raw_dir: Path, log) -> None:
+    def fetch(self, raw_dir: Path) -> None:
         variant = self.options.variant
-        self.fetch_and_extract(REMOTES[variant], raw_dir, raw_dir / variant, log)
+        self.fetch_and_extract(REMOTES[variant], raw_dir, raw_dir / variant)
 
     def inputs(self) -> list[str]:
         local = self.local_root()
@@ -146,12 +149,12 @@ class Musdb(DownloadedCorpus):
         root = _root(local)
         return [str(p) for p in _stem_files(root)] or [str(job.src) for job in _wav_jobs(root, Path("."))]
 
-    def prepare(self, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, log, journal=None) -> None:
+    def prepare(self, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, journal=None) -> None:
         root = _root(self.local_root() or raw_dir / self.options.variant)
         sr = self.sample_rate
         stem_files = _stem_files(root)
         if not stem_files:
-            resample_files(_wav_jobs(root, audio_dir), sr, workers, log, "MUSDB18-HQ", journal=journal)
+            resample_files(_wav_jobs(root, audio_dir), sr, workers, "MUSDB18-HQ", journal=journal)
             return
         if not (shutil.which("ffmpeg") and shutil.which("ffprobe")):
             raise SepflowError(f"ffmpeg not found: {FFMPEG_HINT}")
@@ -166,4 +169,4 @@ class Musdb(DownloadedCorpus):
 
         with ThreadPoolExecutor(max(1, workers)) as pool:
             for k, _ in enumerate(pool.map(decode, tasks), 1):
-                log(f"MUSDB18: {k}/{len(tasks)} tracks decoded")
+                logger.info("MUSDB18: %d/%d tracks decoded", k, len(tasks))

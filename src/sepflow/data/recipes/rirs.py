@@ -64,8 +64,8 @@ class Rirs(DownloadedCorpus):
     def remotes(self) -> list[Remote]:
         return [REMOTES[self.options.source]]
 
-    def fetch(self, raw_dir: Path, log) -> None:
-        self.fetch_and_extract(REMOTES[self.options.source], raw_dir, raw_dir / self.options.source, log)
+    def fetch(self, raw_dir: Path) -> None:
+        self.fetch_and_extract(REMOTES[self.options.source], raw_dir, raw_dir / self.options.source)
 
     def _jobs(self, root: Path, audio_dir: Path) -> list[Job]:
         jobs = []
@@ -83,10 +83,10 @@ class Rirs(DownloadedCorpus):
         local = self.local_root()
         return [str(job.src) for job in self._jobs(_root(self.options.source, local), Path("."))] if local else []
 
-    def prepare(self, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, log, journal=None) -> None:
+    def prepare(self, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, journal=None) -> None:
         source = self.options.source
         root = _root(source, self.local_root() or raw_dir / source)
-        resample_files(self._jobs(root, audio_dir), self.sample_rate, workers, log, f"RIRs ({source})", journal=journal)
+        resample_files(self._jobs(root, audio_dir), self.sample_rate, workers, f"RIRs ({source})", journal=journal)
 
 
 def _root(source: str, base: Path) -> Path:

@@ -41,9 +41,9 @@ class VctkDemand(DownloadedCorpus):
     def remotes(self) -> list[Remote]:
         return list(REMOTES)
 
-    def fetch(self, raw_dir: Path, log) -> None:
+    def fetch(self, raw_dir: Path) -> None:
         for remote in REMOTES:
-            self.fetch_and_extract(remote, raw_dir, raw_dir / Path(remote.filename).stem, log)
+            self.fetch_and_extract(remote, raw_dir, raw_dir / Path(remote.filename).stem)
 
     def _jobs(self, root: Path, audio_dir: Path) -> list[Job]:
         valid = set(self.options.valid_speakers)
@@ -58,9 +58,9 @@ class VctkDemand(DownloadedCorpus):
         root = self.local_root()
         return [str(job.src) for job in self._jobs(root, Path("."))] if root else []
 
-    def prepare(self, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, log, journal=None) -> None:
+    def prepare(self, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, journal=None) -> None:
         root = self.local_root() or raw_dir
-        resample_files(self._jobs(root, audio_dir), self.sample_rate, workers, log, "VoiceBank+DEMAND", journal=journal)
+        resample_files(self._jobs(root, audio_dir), self.sample_rate, workers, "VoiceBank+DEMAND", journal=journal)
 
 
 def _folder(root: Path, name: str) -> Path:
