@@ -10,6 +10,3 @@ with stage(snakemake):
     job = TrainJob.from_json(snakemake.params.job)
     best = train_job(job, threads=snakemake.threads)
     atomic_save(best, snakemake.output.model)
-    print(
-        f"[{job.experiment}] best validation loss {best['valid_loss']:.4f} at step {best['step']} -> {snakemake.output.model}"
-    )
