@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sepflow.cli.export import export_separator, wants_export
 from sepflow.cli.inputs import input_files, output_paths
 from sepflow.errors import SepflowError
 
@@ -28,6 +29,7 @@ def _streaming_separator(model, ckpt: dict, channel_mode: str, chunk_ms: float) 
     from sepflow.infer.offline import model_batch
     from sepflow.models.streaming import make_streamer, stream
 
+    torch.set_num_threads(1)  # per hop a second thread buys nothing, and stalls on a loaded machine
     streamer = make_streamer(model.cpu())
     if len(ckpt["sources"]) != 1:
         raise SepflowError(
@@ -70,26 +72,36 @@ def _progress(total_seconds: float, quiet: bool):
     return line, lambda: None
 
 
-def enhance(args: argparse.Namespace) -> None:
-    from sepflow.audio import read_audio, resample, write_audio
-    from sepflow.audio.io import audio_info
+def _checkpoint_separator(args: argparse.Namespace) -> tuple[Callable[[np.ndarray], np.ndarray], int, list[str]]:
+    """(separator, its sample rate, its sources) for a model.pt: its streamer or the model offline."""
     from sepflow.device import make_accelerator
     from sepflow.infer.offline import separate
     from sepflow.models.checkpoint import load_model
 
-    files, root = input_files(Path(args.input))
     device = make_accelerator(args.device, mixed_precision=False).device
     model, ckpt = load_model(args.checkpoint, device)
     rate, sources = ckpt["sample_rate"], list(ckpt["sources"])
     if args.stream:
-        process = _streaming_separator(model, ckpt, args.channels, args.stream_chunk_ms)
-    else:
-        if args.chunk_seconds <= 0:
-            raise SepflowError(f"--chunk-seconds must be positive, got {args.chunk_seconds}")
-        chunk, overlap = round(args.chunk_seconds * rate), round(args.overlap_seconds * rate)
+        return _streaming_separator(model, ckpt, args.channels, args.stream_chunk_ms), rate, sources
+    if args.chunk_seconds <= 0:
+        raise SepflowError(f"--chunk-seconds must be positive, got {args.chunk_seconds}")
+    chunk, overlap = round(args.chunk_seconds * rate), round(args.overlap_seconds * rate)
 
-        def process(audio: np.ndarray) -> np.ndarray:
-            return separate(model, audio, len(sources), ckpt["channels"], chunk, overlap, device, args.channels)
+    def process(audio: np.ndarray) -> np.ndarray:
+        return separate(model, audio, len(sources), ckpt["channels"], chunk, overlap, device, args.channels)
+
+    return process, rate, sources
+
+
+def enhance(args: argparse.Namespace) -> None:
+    from sepflow.audio import read_audio, resample, write_audio
+    from sepflow.audio.io import audio_info
+
+    files, root = input_files(Path(args.input))
+    if wants_export(args):
+        process, rate, sources = export_separator(args)
+    else:
+        process, rate, sources = _checkpoint_separator(args)
 
     output = Path(args.output)
     if root is None and len(sources) == 1 and output.is_dir():
