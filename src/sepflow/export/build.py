@@ -36,10 +36,10 @@ from sepflow.models.checkpoint import load_model
 from sepflow.models.streaming import make_streamer, stream
 
 
-def parity_signal(rate: int, seconds: float, channels: int, seed: int) -> torch.Tensor:
-    """Noise at a speech-like level, of an odd length: every hop, partial hop and the flush run."""
+def parity_signal(samples: int, channels: int, seed: int) -> torch.Tensor:
+    """(channels, samples) noise at a speech-like level."""
     rng = np.random.default_rng(seed)
-    return torch.from_numpy((0.1 * rng.standard_normal((channels, round(seconds * rate) | 1))).astype(np.float32))
+    return torch.from_numpy((0.1 * rng.standard_normal((channels, samples))).astype(np.float32))
 
 
 def software(task: str) -> dict:
@@ -62,7 +62,7 @@ def _offline(model, ckpt, log) -> tuple[dict, dict]:
     except SepflowError as exc:
         log(f"offline graph: none ({exc})")
         return {}, {"graph": None, "why": str(exc)}
-    example = parity_signal(ckpt["sample_rate"], 1.0, 2 * ckpt["channels"], 0).reshape(2, ckpt["channels"], -1)
+    example = parity_signal(ckpt["sample_rate"] | 1, 2 * ckpt["channels"], 0).reshape(2, ckpt["channels"], -1)
     log("offline graph: exporting")
     proto, bounds = export_graph(module, (example,), ["audio"], ["estimate"], dynamic_axes())
     if 2 not in bounds.get("audio", {}) or not proto.graph.input[0].type.tensor_type.shape.dim[2].dim_param:
@@ -122,24 +122,40 @@ def _stream(model, log) -> tuple[dict, dict | None, str | None]:
     return protos, entry, None
 
 
+SHORTEST = 3
+"""The offline graph is checked at each length from the exporter's lower bound up to this,
+besides two long ones: the shortest length that matches PyTorch becomes its `min_length`
+(the exporter's bound trusts branches a trace took at another length: Demucs's std of one
+sample)."""
+
+
+def _offline_parity(folder: Path, model, ckpt: dict) -> tuple[dict[str, dict[str, float]], int]:
+    """Figures of the offline graph against the model, and the shortest length it matches at."""
+    offline, channels, rate, figures = OnnxOffline(folder), ckpt["channels"], ckpt["sample_rate"], {}
+    min_length = offline.min_length
+    # Short lengths, then the traced length and another: a length baked into the graph shows.
+    for samples in [*range(offline.min_length, SHORTEST + 1), rate | 1, round(1.37 * rate) | 1]:
+        audio = parity_signal(samples, channels, 1)[None]
+        numbers = parity.difference(offline(audio.numpy()), model(audio).reshape(1, -1, channels, samples).numpy())
+        if samples > SHORTEST:
+            figures[f"offline graph, {samples} samples"] = numbers
+        elif not numbers["relative"] <= parity.TOLERANCE:
+            min_length = samples + 1
+    return figures, min_length
+
+
 @torch.no_grad()
-def check_parity(folder: Path, model, ckpt: dict, log) -> dict[str, dict[str, float]]:
-    """Every graph of `folder` against PyTorch; refuse the export above parity.TOLERANCE."""
+def check_parity(folder: Path, model, ckpt: dict, log) -> tuple[dict[str, dict[str, float]], int | None]:
+    """Every graph of `folder` against PyTorch, and the offline graph's shortest input;
+    refuse the export above parity.TOLERANCE."""
     info = json.loads((folder / MANIFEST).read_text())
-    rate, channels, figures = ckpt["sample_rate"], ckpt["channels"], {}
-    if info["offline"]["graph"]:
-        offline = OnnxOffline(folder)
-        for seconds in (1.0, 1.37):  # the traced length and another: a length baked into the graph shows
-            audio = parity_signal(rate, seconds, channels, 1)[None]
-            what = f"offline graph, {audio.shape[-1]} samples"
-            figures[what] = parity.difference(
-                offline(audio.numpy()), model(audio).reshape(1, -1, channels, audio.shape[-1]).numpy()
-            )
+    figures, min_length = _offline_parity(folder, model, ckpt) if info["offline"]["graph"] else ({}, None)
     if info["stream"]:
         ours, theirs = OnnxStreamer(folder), make_streamer(model)
-        for seconds in (1.37, 0.011):  # after a reset, a signal shorter than any first hop
-            audio = parity_signal(rate, seconds, channels, 2)
-            what = f"stream, {audio.shape[-1]} samples hop by hop"
+        # A signal with whole hops, partial hops and a flush; after a reset, one shorter than any first hop.
+        for samples in (round(1.37 * ckpt["sample_rate"]) | 1, 177):
+            audio = parity_signal(samples, ckpt["channels"], 2)
+            what = f"stream, {samples} samples hop by hop"
             figures[what] = parity.difference(
                 stream(ours, audio, ours.hop).numpy(), stream(theirs, audio, ours.hop).numpy()
             )
@@ -147,7 +163,7 @@ def check_parity(folder: Path, model, ckpt: dict, log) -> dict[str, dict[str, fl
         log(parity.describe(what, numbers))
     for what, numbers in figures.items():
         parity.check(what, numbers, str(folder))
-    return figures
+    return figures, min_length
 
 
 def export_model(
@@ -165,7 +181,7 @@ def export_model(
     require_exporter()
     model, ckpt = load_model(checkpoint)
     with torch.no_grad():  # a first eager run fills the models' caches (STFT windows) with real tensors
-        model(parity_signal(ckpt["sample_rate"], 0.1, ckpt["channels"], 0)[None])
+        model(parity_signal(ckpt["sample_rate"] // 10, ckpt["channels"], 0)[None])
     protos, offline = _offline(model, ckpt, log)
     stream, stream_why = None, "--offline-only"
     if not offline_only:
@@ -194,8 +210,10 @@ def export_model(
             "parity": {},
         }
         write_atomic(tmp / MANIFEST, json.dumps(info, indent=1) + "\n")
-        info["parity"] = check_parity(tmp, model, ckpt, log)
+        info["parity"], min_length = check_parity(tmp, model, ckpt, log)
         info["parity_tolerance"] = parity.TOLERANCE
+        if min_length:
+            info["offline"]["min_length"] = min_length
         write_atomic(tmp / MANIFEST, json.dumps(info, indent=1) + "\n")
         card = model_card(
             ckpt, info, training=training, scores=scores, licence=licence, software=software(ckpt["task"])

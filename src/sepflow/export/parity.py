@@ -21,7 +21,7 @@ TOLERANCE = 1e-5
 
 def difference(estimate: np.ndarray, reference: np.ndarray) -> dict[str, float]:
     """max_abs: the largest absolute difference; relative: that over the reference's peak;
-    si_snr_db: SI-SNR of the estimate against the reference, in dB (inf when equal)."""
+    si_snr_db: SI-SNR of the estimate against the reference, in dB (None when they are equal)."""
     est = np.asarray(estimate, dtype=np.float64)
     ref = np.asarray(reference, dtype=np.float64)
     if est.shape != ref.shape:
@@ -31,17 +31,15 @@ def difference(estimate: np.ndarray, reference: np.ndarray) -> dict[str, float]:
     e, r = (est - est.mean()).ravel(), (ref - ref.mean()).ravel()
     target = (e @ r) / (r @ r) * r if r @ r > 0 else r
     residual = e - target
-    if residual @ residual == 0:
-        si_snr = math.inf
-    else:
-        si_snr = float(10 * np.log10((target @ target) / (residual @ residual)))
-    return {"max_abs": max_abs, "relative": max_abs / peak if peak else math.inf, "si_snr_db": si_snr}
+    identical = residual @ residual == 0
+    si_snr = None if identical else float(10 * np.log10((target @ target) / (residual @ residual)))
+    relative = 0.0 if max_abs == 0 else max_abs / peak if peak else math.inf
+    return {"max_abs": max_abs, "relative": relative, "si_snr_db": si_snr}
 
 
 def describe(what: str, figures: dict[str, float]) -> str:
-    return (
-        f"{what}: max abs difference {figures['max_abs']:.3g} ({figures['relative']:.3g} of the peak), "
-        f"SI-SNR {figures['si_snr_db']:.1f} dB"
+    return f"{what}: max abs difference {figures['max_abs']:.3g} ({figures['relative']:.3g} of the peak), " + (
+        "identical" if figures["si_snr_db"] is None else f"SI-SNR {figures['si_snr_db']:.1f} dB"
     )
 
 
