@@ -3,6 +3,8 @@ through small speech checkpoints, streaming equal to offline, and one-line error
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -227,3 +229,55 @@ def test_an_external_system_runs_by_name_in_place_of_a_checkpoint(tmp_path, syst
     assert rate == 16000 and audio.shape == (round(0.7 * 16000), 2)
     direct = EXTERNAL.build(system, 16000, ("speech",))(sf.read(noisy, always_2d=True, dtype="float32")[0].T)
     assert np.corrcoef(audio[:, 0], direct[0, 0])[0, 1] > 0.9  # the same enhancer, through 48 kHz and back
+
+
+def _results_experiment(root: Path) -> Path:
+    """results/tcm/model.pt with its training history and the report's rows, as the pipeline leaves them."""
+    experiment = root / "results" / "tcm"
+    checkpoint = _checkpoint(experiment, "tcm_unet", TCM_UNET).rename(experiment / "model.pt")
+    (experiment / "train").mkdir()
+    (experiment / "train" / "history.csv").write_text(
+        "step,train_loss,valid_loss,valid_si_snr,lr,seconds\n50,0.6,0.50,2.0,1e-3,5\n100,0.5,0.45,2.5,1e-3,10\n"
+    )
+    (root / "results" / "report").mkdir()
+    (root / "results" / "report" / "summary.csv").write_text(
+        "experiment,testset,n,pesq_wb_mean,pesq_wb_ci95,stoi_mean\ntcm,demo/test,32,2.05,0.1,0.81\n"
+    )
+    return checkpoint
+
+
+def test_export_then_enhance_on_the_folder_equals_the_checkpoint(tmp_path):
+    """The export folder runs where a checkpoint runs: streaming within 3e-7 of the PyTorch
+    streamer, offline within the export's tolerance; the card takes the results folder's facts."""
+    pytest.importorskip("onnxscript", reason="the export extra: pip install 'sepflow[export]'")
+    checkpoint = _results_experiment(tmp_path)
+    folder = tmp_path / "tcm_onnx"
+    assert main(["export", str(checkpoint), str(folder), "--licence", "MIT", "--quiet"]) == 0
+    card = json.loads((folder / "model_card.json").read_text())
+    assert card["training"]["steps"] == 100 and card["licence"] == "MIT"
+    assert card["scores"] == {"demo/test": {"n": 32, "pesq_wb": 2.05, "stoi": 0.81}}
+
+    noisy = _noise(tmp_path / "in.wav", 0.9, 22050, 2)
+    common = ["--quiet", "--subtype", "FLOAT", "--device", "cpu"]
+    for mode in ([], ["--stream"]):
+        pytorch, onnx = tmp_path / f"pt{len(mode)}.wav", tmp_path / f"onnx{len(mode)}.wav"
+        assert main(["enhance", str(checkpoint), str(noisy), str(pytorch), *mode, *common]) == 0
+        assert main(["enhance", str(folder), str(noisy), str(onnx), *mode, *common]) == 0
+        a, b = sf.read(pytorch)[0], sf.read(onnx)[0]
+        assert a.shape == b.shape == (round(0.9 * 22050), 2)
+        assert np.abs(a - b).max() <= (3e-7 if mode else 1e-5 * np.abs(a).max())
+
+
+def test_enhance_onnx_on_a_model_file_is_one_line(tcm_unet, tmp_path, capsys):
+    noisy = _noise(tmp_path / "in.wav", 0.3, 16000, 1)
+    assert main(["enhance", "--onnx", str(tcm_unet), str(noisy), str(tmp_path / "o.wav")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "is not a sepflow export" in err and "sepflow export" in err and "\n" not in err
+
+
+def test_export_without_the_extra_names_it(tcm_unet, tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnxscript", None)  # as if the export extra were not installed
+    assert main(["export", str(tcm_unet), str(tmp_path / "out"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "sepflow export: error: exporting needs onnxscript: pip install 'sepflow[export]'"
+    assert not (tmp_path / "out").exists()

@@ -4,6 +4,8 @@ estimates against references, without writing Python or a workflow config.
     sepflow enhance model.pt noisy.flac clean.wav
     sepflow enhance model.pt recordings/ enhanced/ --stream
     sepflow evaluate enhanced/ clean/ --mixtures noisy/ --csv scores.csv
+    sepflow export results/tcm_unet/model.pt tcm_unet_onnx/
+    sepflow enhance tcm_unet_onnx/ noisy.wav clean.wav --stream
 
 Any sample rate and channel count goes in: audio is resampled to the checkpoint's rate and
 back, and a mono model hears each channel (or the downmix, --channels downmix). Long files
@@ -22,6 +24,7 @@ from pathlib import Path
 from sepflow import __version__
 from sepflow.cli.enhance import enhance
 from sepflow.cli.evaluate import evaluate
+from sepflow.cli.export import export
 from sepflow.disk import FULL_ERRNOS, DiskFull
 from sepflow.errors import SepflowError
 from sepflow.logs import configure
@@ -36,7 +39,9 @@ def parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("enhance", help="run a trained checkpoint on a file or a folder")
     p.add_argument(
-        "checkpoint", help="a model.pt written by the pipeline, or an external system's name (deepfilternet3, rnnoise)"
+        "checkpoint",
+        help="a model.pt written by the pipeline, a folder written by sepflow export, or an external system's name "
+        "(deepfilternet3, rnnoise)",
     )
     p.add_argument("input", help="an audio file or a folder (searched recursively for .wav/.flac)")
     p.add_argument("output", help="the output file (one source, one file) or folder")
@@ -51,6 +56,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--overlap-seconds", type=float, default=1.0, help="offline: cross-fade between chunks")
     p.add_argument("--stream", action="store_true", help="run a causal model through its streamer, on the CPU")
     p.add_argument("--stream-chunk-ms", type=float, default=10.0, help="audio fed to the streamer per call")
+    p.add_argument(
+        "--onnx", action="store_true", help="CHECKPOINT is an export folder (sepflow export); run it in onnxruntime"
+    )
     p.add_argument("--subtype", default="PCM_16", help="output sample format (PCM_16, PCM_24, FLOAT)")
     p.add_argument("--overwrite", action="store_true", help="replace outputs that exist (never an input)")
     p.add_argument(
@@ -61,6 +69,18 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(run=enhance)
+
+    p = commands.add_parser(
+        "export", help="export a checkpoint to ONNX graphs (streaming and offline) with a model card"
+    )
+    p.add_argument(
+        "checkpoint", help="a model.pt written by the pipeline (results/EXP/model.pt adds its training and scores)"
+    )
+    p.add_argument("out_dir", help="the export folder to write (replaced whole)")
+    p.add_argument("--offline-only", action="store_true", help="no streaming graphs, even for a causal model")
+    p.add_argument("--licence", help="the licence of the weights, written on the model card")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(run=export)
 
     p = commands.add_parser("evaluate", help="score a folder of estimates against references (the pipeline's table)")
     p.add_argument("estimates", help="folder of estimates, named as the references")

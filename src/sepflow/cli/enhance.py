@@ -10,6 +10,7 @@ from pathlib import Path
 import soundfile as sf
 
 from sepflow.audio.io import AudioInfo, audio_bytes, audio_info, file_format
+from sepflow.cli.export import wants_export
 from sepflow.cli.inputs import input_files
 from sepflow.cli.outputs import FileJob, check_space, plan_outputs
 from sepflow.errors import SepflowError
@@ -85,6 +86,18 @@ def _external_separators(name: str, args: argparse.Namespace) -> tuple[dict, Cal
     return facts, lambda: WholeSignalSeparator(system, args.channels)
 
 
+def _export_separators(args: argparse.Namespace) -> tuple[dict, Callable]:
+    """An export folder (sepflow export) through onnxruntime: its stream graphs on one thread
+    with --stream, else its offline graph in chunks; on whole signals, as an external system."""
+    from sepflow.cli.export import export_separator
+    from sepflow.export import read_export
+    from sepflow.infer.files import WholeSignalSeparator
+
+    process, rate, sources = export_separator(args)
+    facts = {"sample_rate": rate, "sources": sources, "channels": read_export(args.checkpoint)["channels"]}
+    return facts, lambda: WholeSignalSeparator(process)
+
+
 def _checked_jobs(args: argparse.Namespace, ckpt: dict) -> tuple[list[FileJob], list[AudioInfo], list[int]]:
     """The files and their outputs, every check passed before anything is written: not into the
     input, no collisions, no silent overwrites, formats that hold the subtype, enough space."""
@@ -124,6 +137,9 @@ def enhance(args: argparse.Namespace) -> None:
     device = make_accelerator(args.device, mixed_precision=False).device
     if args.checkpoint in EXTERNAL and not Path(args.checkpoint).exists():
         ckpt, separators = _external_separators(args.checkpoint, args)
+        jobs, infos, channels = _checked_jobs(args, ckpt)
+    elif wants_export(args):
+        ckpt, separators = _export_separators(args)
         jobs, infos, channels = _checked_jobs(args, ckpt)
     else:
         model, ckpt = load_model(args.checkpoint, device)

@@ -22,10 +22,16 @@ def as_mono_batch(x: torch.Tensor) -> torch.Tensor:
     return x
 
 
+def ceil_div(a: int, b: int) -> int:
+    """ceil(a / b) for integers, b > 0. Written as one floor division of a + b - 1: exported to ONNX,
+    `-(-a // b)` becomes a truncating Div of a negative number, and math.ceil a Ceil of an int."""
+    return (a + b - 1) // b
+
+
 def pad_to_multiple(x: torch.Tensor, multiple: int, dim: int = -1, minimum: int = 0) -> torch.Tensor:
     """Zero-pad `dim` at the end to the next multiple of `multiple` that is at least `minimum`."""
     length = max(x.shape[dim], minimum)
-    target = -(-length // multiple) * multiple
+    target = ceil_div(length, multiple) * multiple
     extra = target - x.shape[dim]
     if extra == 0:
         return x

@@ -11,12 +11,11 @@ a causal model chunk by chunk.
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from sepflow.models.blocks import ceil_div
 from sepflow.models.resample import downsample2, upsample2
 
 
@@ -128,12 +127,12 @@ class Demucs(nn.Module):
 
     def valid_length(self, length: int) -> int:
         """Smallest length >= `length` that every strided conv consumes without leftover."""
-        length = math.ceil(length * self.resample)
+        length = length * self.resample
         for _ in range(self.depth):
-            length = max(math.ceil((length - self.kernel_size) / self.stride) + 1, 1)
+            length = max(ceil_div(length - self.kernel_size, self.stride) + 1, 1)
         for _ in range(self.depth):
             length = (length - 1) * self.stride + self.kernel_size
-        return math.ceil(length / self.resample)
+        return ceil_div(length, self.resample)
 
     @property
     def total_stride(self) -> int:

@@ -274,6 +274,15 @@ class DemucsStreamer:
 
     def _step(self, block: torch.Tensor, real: int, final: bool) -> torch.Tensor:
         """Push one block through every stage; `real` leading samples are input, not padding."""
+        x = self._wet(block, real, final)
+        made = x.shape[1]
+        self._dry = torch.cat([self._dry, block], dim=1)
+        dry, self._dry = self._dry[:, :made], self._dry[:, made:]
+        self._emitted += made
+        return self.dry * dry + (1 - self.dry) * x
+
+    def _wet(self, block: torch.Tensor, real: int, final: bool) -> torch.Tensor:
+        """The model's output for one block, before the dry mix (sepflow.export traces this)."""
         model = self.model
         x = block
         if model.normalize:
@@ -292,11 +301,4 @@ class DemucsStreamer:
             x = decoder.push(x, skip, final)
         for stage in self._downsample:
             x = stage.push(x, final)
-        if model.normalize:
-            x = scale * x
-
-        made = x.shape[1]
-        self._dry = torch.cat([self._dry, block], dim=1)
-        dry, self._dry = self._dry[:, :made], self._dry[:, made:]
-        self._emitted += made
-        return self.dry * dry + (1 - self.dry) * x
+        return scale * x if model.normalize else x
