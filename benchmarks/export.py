@@ -81,7 +81,7 @@ def main() -> None:
             torch.manual_seed(0)
             model = build_model(name, **model_args).eval()
             checkpoint = atomic_save(model_checkpoint(name, model_args, _Speech, model), Path(tmp) / f"{name}.pt")
-            folder = export_model(checkpoint, Path(tmp) / label.replace(" ", "_"), log=lambda _: None)
+            folder = export_model(checkpoint, Path(tmp) / label.replace(" ", "_"))
             files = read_export(folder)["files"]
             stream_mb = sum(size for file, size in files.items() if file.startswith("stream_")) / 1e6
             facts = {
