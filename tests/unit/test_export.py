@@ -250,7 +250,7 @@ def test_a_non_causal_model_refuses_to_stream_in_one_line_and_exports_offline(na
     folder = export_model(checkpoint, tmp_path / "export")
     info = read_export(folder)
     assert info["stream"] is None and why in info["stream_why"] and "\n" not in info["stream_why"]
-    assert info["stream_why"].startswith(f"{name} cannot stream")  # the model's name as the config spells it
+    assert info["stream_why"].startswith(name) and "cannot stream" in info["stream_why"]  # named as the config does
     with pytest.raises(SepflowError, match="has no stream graph"):
         OnnxStreamer(folder)
     model, _ = load_model(checkpoint)

@@ -63,7 +63,7 @@ def stream_graphs(model: nn.Module) -> StreamGraphs:
     if name == "demucs":
         if not model.causal:
             raise SepflowError(
-                "Demucs with causal: false cannot stream: its LSTM is bidirectional (it reads the whole signal)"
+                "demucs with causal: false cannot stream: its LSTM is bidirectional (it reads the whole signal)"
             )
         from sepflow.export.demucs_graphs import demucs_stream
 
