@@ -10,6 +10,7 @@ from sepflow.metrics.speech import provenance as speech_provenance
 from sepflow.plan.jobs import ReportJob
 from sepflow.report.build import Examples, build_report
 from sepflow.report.provenance import AGGREGATION, external_provenance, music_provenance, run_provenance
+from sepflow.report.tuning import best_history
 from sepflow.stage import stage
 from sepflow.systems import system_from_json
 
@@ -43,13 +44,16 @@ with stage(snakemake):
         if "package" in facts[row.experiment]:
             provenance[row.test_set.name][row.experiment] = external_provenance(facts[row.experiment])
     models = {name: assets["model"] for name, assets in job.assets.items() if "model" in assets}
+    histories = {exp: Path(path).parent / "train" / "history.csv" for exp, path in models.items()}
+    histories.update({exp: best_history(files) for exp, files in job.tuning.items()})  # the kept trial's
     build_report(
         csvs,
         Path(snakemake.output.page).parent,
         model_facts={name: values for name, values in facts.items() if values},
-        histories={exp: Path(path).parent / "train" / "history.csv" for exp, path in models.items()},
+        histories=histories,
         examples=examples,
         provenance=provenance,
         run=run,
         inputs=job.inputs,
+        tuning=job.tuning,
     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 from sepflow.plan import Plan
 from sepflow.specs import Spec, SplitRef
 from sepflow.train.job import TrainJob
+from sepflow.tune.outcome import OutcomeJob
+from sepflow.tune.trial import TrialJob
 
 
 def train_job(plan: Plan, experiment: str) -> TrainJob:
@@ -12,6 +14,47 @@ def train_job(plan: Plan, experiment: str) -> TrainJob:
     system = plan.experiment(experiment).system
     manifests = {split.name: plan.layout.manifest(split) for split in system.training_splits()}
     return system.train_job(experiment, manifests, plan.layout.train_dir(experiment), plan.settings.device)
+
+
+def _storage(plan: Plan, experiment: str) -> str:
+    return plan.experiment(experiment).system.tune.storage or plan.layout.study(experiment)
+
+
+def trial_job(plan: Plan, experiment: str, slot: int) -> TrialJob:
+    """What one trial slot of a tuned experiment needs (the number of trials is not part of it)."""
+    system = plan.experiment(experiment).system
+    return TrialJob(
+        experiment=experiment,
+        slot=slot,
+        study=system.study_name(experiment),
+        storage=_storage(plan, experiment),
+        base=system.base,
+        search=system.tune.search(),
+        sample_rate=system.sample_rate,
+        manifests={split.name: plan.layout.manifest(split) for split in system.training_splits()},
+        folder=plan.layout.trial(experiment, slot),
+        device=plan.settings.device,
+    )
+
+
+def outcome_job(plan: Plan, experiment: str) -> OutcomeJob:
+    """What the tune rule needs to sum a finished search up and keep its best model."""
+    system, layout = plan.experiment(experiment).system, plan.layout
+    return OutcomeJob(
+        experiment=experiment,
+        study=system.study_name(experiment),
+        storage=_storage(plan, experiment),
+        metric=system.tune.metric,
+        direction=system.tune.direction,
+        trials=system.tune.trials,
+        steps=system.tune.steps,
+        sampler=system.tune.sampler,
+        pruner=system.tune.pruner,
+        records=[layout.trial_record(experiment, slot) for slot in range(system.tune.trials)],
+        given=system.given,
+        model=layout.model(experiment),
+        files=layout.tune_files(experiment),
+    )
 
 
 class ReportRow(Spec):
@@ -34,6 +77,8 @@ class ReportJob(Spec):
     inputs: dict[str, str]
     """{test set: the experiment that scores its unprocessed input}."""
     labels: dict[str, str]
+    tuning: dict[str, dict[str, str]] = {}
+    """Each tuned experiment's search outcome files (sepflow.plan.layout.TUNE_FILES)."""
     config_hash: str
 
 
@@ -51,5 +96,6 @@ def report_job(plan: Plan) -> ReportJob:
         rates={name: plan.datasets[e.test_sets[0].dataset].sample_rate for name, e in experiments.items()},
         inputs=plan.input_experiments(),
         labels={name: e.label for name, e in experiments.items() if e.label},
+        tuning={name: layout.tune_files(name) for name in plan.made_by("tune")},
         config_hash=plan.config_hash,
     )

@@ -9,6 +9,7 @@ rebuilt from a results folder without Snakemake:
 - examples: {test set: Examples} (a few items' audio paths, for spectrograms and players)
 - provenance: {test set: {what: how}} printed under each table
 - inputs: {test set: experiment} whose rows are the unprocessed input (for the gain columns)
+- tuning: {experiment: its search's outcome files} (sepflow.plan.layout.TUNE_FILES)
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from sepflow.files import write_atomic
 from sepflow.report.html import Section, render_page, wav_uri
 from sepflow.report.plots import plot_bars, plot_distributions, plot_metrics, plot_spectrograms, plot_training
 from sepflow.report.tables import by_testset, readable_table, summarize, testset_slug, with_gains, write_tables
+from sepflow.report.tuning import tuning_section
 
 PLOTTED = (
     "pesq_wb",
@@ -111,6 +113,7 @@ def build_report(
     provenance: dict[str, dict[str, str]] | None = None,
     run: dict[str, str] | None = None,
     inputs: dict[str, str] | None = None,
+    tuning: dict[str, dict[str, str]] | None = None,
 ) -> pd.DataFrame:
     """Write summary.csv/.md, tables/, plots/, metrics.png and index.html; return the summary."""
     out_dir = Path(out_dir)
@@ -147,6 +150,7 @@ def build_report(
             )
             section.figures.append(("Spectrograms: mixture, reference and each experiment", panel))
         sections.append(section)
+    sections += [tuning_section(experiment, files) for experiment, files in (tuning or {}).items()]
 
     extra = []
     curves = {e: pd.read_csv(p) for e, p in (histories or {}).items() if Path(p).is_file()}

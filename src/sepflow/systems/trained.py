@@ -6,6 +6,7 @@ so a segment too short for its analysis is named now), and the splits it learns 
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -23,6 +24,7 @@ from sepflow.systems.splits import check_pool, check_split
 from sepflow.train.job import TrainJob
 from sepflow.train.recipe import Recipe
 from sepflow.train.steps import STEPS
+from sepflow.tune.paths import set_at
 
 
 class TrainedSystem(System):
@@ -55,6 +57,19 @@ class TrainedSystem(System):
         rate = context.datasets[data.learns_from].sample_rate
         _check_loss(recipe.loss, rate, recipe.segment, f"{where}.train.loss")
         return cls(model=model, args=dict(args), data=data, train=dataclasses.asdict(recipe))
+
+    def with_values(self, values: Mapping[str, Any], where: str, sample_rate: int) -> TrainedSystem:
+        """This system with `values` set at dotted key paths into its args and recipe (`train.lr`,
+        `args.hidden`, `train.loss.terms[0].weight`), checked by the code that checks a config (the
+        model's arguments, the recipe's keys and bounds, the step, the loss at `sample_rate`): a
+        search's trial, whose mistakes name `where.PATH`."""
+        given = {"args": copy.deepcopy(self.args), "train": copy.deepcopy(self.train)}
+        for path, value in values.items():
+            set_at(given, path, value, where)
+        MODELS.bind(self.model, given["args"], f"{where}.args")
+        recipe = _recipe(given["train"], f"{where}.train", self.train["seed"])
+        _check_loss(recipe.loss, sample_rate, recipe.segment, f"{where}.train.loss")
+        return self.model_copy(update={"args": given["args"], "train": dataclasses.asdict(recipe)})
 
     @property
     def recipe(self) -> Recipe:

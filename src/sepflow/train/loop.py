@@ -121,8 +121,14 @@ def train(
     device: str = "auto",
     log: Callable[[str], None] = _print,
     name: str = "",
+    on_validation: Callable[[int, dict, torch.nn.Module], None] | None = None,
 ) -> dict:
-    """Train (or resume) and return the best model checkpoint dict (also at out_dir/best.pt)."""
+    """Train (or resume) and return the best model checkpoint dict (also at out_dir/best.pt).
+
+    `on_validation(step, row, model)` is called after each validation, once its row (valid_loss,
+    valid_si_snr, ...) is made and best.pt written but before last.pt is, so a resumed run repeats
+    a validation whose call did not finish; an exception it raises (a search pruning its trial)
+    ends the training and propagates."""
     out_dir = Path(out_dir)
     tag = f"[{name or model_name}]"
     accelerator = make_accelerator(device, recipe.mixed_precision)
@@ -263,6 +269,8 @@ def train(
                         atomic_save({**best, "step": step, "valid_loss": valid_loss}, best_path)
                 else:
                     state["stale"] += 1
+                if on_validation is not None:
+                    on_validation(step, row, eval_model)
                 state["seconds"], started, start_step = row["seconds"], time.monotonic(), step
                 checkpoint_training()
                 if accelerator.is_main_process:
