@@ -152,6 +152,17 @@ def test_a_music_test_set_for_a_speech_model_is_refused():
     assert "['speech']" in message
 
 
+def test_a_metric_gan_on_music_is_refused_at_plan_time():
+    config = tiny()
+    config["datasets"]["songs"] = MUSIC
+    config["experiments"]["tiny"].update(
+        data={"dataset": "songs", "train": "train", "valid": "valid"}, test_sets=["songs/test"]
+    )
+    config["experiments"]["tiny"]["train"]["step"] = {"name": "metric_gan"}
+    message = error_of(config)
+    assert message.startswith("experiments.tiny.train.step: metric_gan enhances one source"), message
+
+
 def test_a_test_set_at_another_sample_rate_is_refused():
     config = tiny()
     config["datasets"]["narrow"] = {**config["datasets"]["demo"], "sample_rate": 8000}

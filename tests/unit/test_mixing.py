@@ -62,11 +62,11 @@ def pools(tmp_path):
 def test_crops_are_slices_and_short_files_concatenate(tmp_path):
     ramp = np.arange(1000, dtype=np.float32) / 1000
     sampler = SignalSampler([write(tmp_path / "long.wav", ramp)], crop=300)
-    crop = sampler.sample(np.random.default_rng(1))
+    (crop,) = sampler.sample(np.random.default_rng(1))  # one channel
     start = int(round(crop[0] * 1000))
     np.testing.assert_array_equal(crop, ramp[start : start + 300])
     short = [write(tmp_path / f"short{i}.wav", np.full(120, 0.1 * (i + 1), np.float32)) for i in range(3)]
-    crop = SignalSampler(short, crop=300).sample(np.random.default_rng(2))
+    (crop,) = SignalSampler(short, crop=300).sample(np.random.default_rng(2))
     assert crop.size == 300
     # two whole files, then a slice of a third: the value can change only at 120 and 240
     assert set(np.nonzero(np.diff(crop))[0]) <= {119, 239}
@@ -127,9 +127,9 @@ def test_without_dereverberation_mixture_minus_target_is_only_noise(pools):
     partial = mixer(pools, p_speech_rir=1.0, p_noise_rir=0.0, dereverb=True)
     for seed in range(3):
         d = plain.draw(np.random.default_rng(seed))
-        assert d.speech_rir and _residual_error(d.mixture - d.target, pools["noise"]) < 1e-4
+        assert d.speech_rir and _residual_error((d.mixture - d.target)[0], pools["noise"]) < 1e-4
         d = partial.draw(np.random.default_rng(seed))  # the late reverberation is in the residual
-        assert _residual_error(d.mixture - d.target, pools["noise"]) > 0.05
+        assert _residual_error((d.mixture - d.target)[0], pools["noise"]) > 0.05
 
 
 def test_drawn_snr_and_levels_hold(pools):
@@ -242,8 +242,76 @@ def test_block_convolution_equals_scipy(length, rir_length):
     from sepflow.data.datasets.mixing import _convolve
 
     rng = np.random.default_rng(length)
-    x, h1, h2 = (rng.normal(size=n).astype(np.float32) for n in (length, rir_length, rir_length // 2 + 1))
-    ours = _convolve([x], [(0, h1), (0, h2)])
-    for y, h in zip(ours, (h1, h2)):
-        reference = fftconvolve(x.astype(np.float64), h.astype(np.float64))[:length]
-        np.testing.assert_allclose(y, reference, atol=1e-3 * np.abs(reference).max())
+    x, h1, h2 = (rng.normal(size=(1, n)).astype(np.float32) for n in (length, rir_length, rir_length // 2 + 1))
+    stereo, h3 = rng.normal(size=(2, length)).astype(np.float32), rng.normal(size=(2, rir_length)).astype(np.float32)
+    ours = _convolve([x, stereo], [(0, h1), (0, h2), (1, h3), (1, h1)])
+    for y, signal, h in zip(ours, (x, x, stereo, stereo), (h1, h2, h3, h1)):
+        assert y.shape == signal.shape
+        for channel in range(len(signal)):  # a one-channel RIR serves every channel
+            reference = fftconvolve(signal[channel].astype(np.float64), h[channel % len(h)].astype(np.float64))
+            np.testing.assert_allclose(y[channel], reference[:length], atol=1e-3 * np.abs(reference).max())
+
+
+def test_stereo_pools_make_stereo_mixtures_with_a_room_per_channel_and_the_snr_over_both(tmp_path):
+    """No mono assumption: two-channel speech and noise pools give (2, T) mixtures and
+    (1, 2, T) targets; each channel's own RIR reverberates it, a one-channel RIR both; the
+    SNR and levels hold over both channels."""
+    rng = np.random.default_rng(5)
+    t = np.arange(2 * SR) / SR
+    tone = 0.1 * np.sin(2 * np.pi * 200 * t) * (1 + np.sin(2 * np.pi * 3 * t))
+    speech = [
+        write(tmp_path / f"speech/s{i}.wav", np.stack([tone, 0.5 * tone], 1).astype(np.float32)) for i in range(2)
+    ]
+    noise = [
+        write(tmp_path / f"noise/n{i}.wav", (0.05 * rng.normal(size=(SR, 2))).astype(np.float32)) for i in range(2)
+    ]
+    left, right = exponential_rir(rng, 0.3, 0.3), exponential_rir(rng, 0.3, 0.6)
+    stereo_rir = [write(tmp_path / "r.wav", np.stack([left, right], 1))]
+    crop = SR // 2
+    mixer = RandomMixtureSampler(
+        SignalSampler(speech, crop),
+        SignalSampler(noise, crop),
+        RirSampler(stereo_rir),
+        SR,
+        p_speech_rir=1.0,
+        p_noise_rir=0.0,
+        dereverb=False,
+        snr_range=(5.0, 5.0),
+        gain_range=(0.0, 0.0),
+    )
+    d = mixer.draw(np.random.default_rng(1))
+    assert d.mixture.shape == d.target.shape == (2, crop)
+    noise_part = (d.mixture - d.target).astype(np.float64)
+    snr = 10 * np.log10(np.sum(d.target.astype(np.float64) ** 2) / np.sum(noise_part**2))
+    assert snr == pytest.approx(5.0, abs=1e-3)
+    # the dry channels differ only by a factor 2; reverberated by different rooms they do not
+    assert np.abs(d.target[0] - 2 * d.target[1]).max() > 0.1 * np.abs(d.target[0]).max()
+    mono_room = RandomMixtureSampler(
+        SignalSampler(speech, crop),
+        SignalSampler(noise, crop),
+        RirSampler([write(tmp_path / "m.wav", left)]),
+        SR,
+        p_speech_rir=1.0,
+        p_noise_rir=0.0,
+        dereverb=True,
+    )
+    d = mono_room.draw(np.random.default_rng(1))
+    np.testing.assert_allclose(d.target[0], 2 * d.target[1], atol=1e-6)  # one room: the factor 2 stays
+
+    speech, noise = ([pool_manifest(tmp_path / role, tmp_path, "pools", role, SR)] for role in ("speech", "noise"))
+    segments = MixingSegments(mixer_from_manifests(speech, noise, [], SR // 4, p_speech_rir=0, p_noise_rir=0), 0)
+    mix, targets = segments[(0, 0)]
+    assert segments.channels == 2 and mix.shape == (2, SR // 4) and targets.shape == (1, 2, SR // 4)
+
+
+def test_pools_of_other_channel_counts_are_named(tmp_path):
+    mono = [write(tmp_path / "mono.wav", np.full(SR, 0.1, np.float32))]
+    stereo = [write(tmp_path / "stereo.wav", np.full((SR, 2), 0.1, np.float32))]
+    with pytest.raises(SepflowError, match=r"speech pool has 2 channel\(s\), the noise pool 1; mix pools of one"):
+        RandomMixtureSampler(SignalSampler(stereo, 100), SignalSampler(mono, 100), None, SR, 0.0, 0.0)
+    with pytest.raises(SepflowError, match=r"speech pool has 1 channel\(s\), the noise pool 1, the RIR pool 2"):
+        RandomMixtureSampler(SignalSampler(mono, 100), SignalSampler(mono, 100), RirSampler(stereo), SR)
+    mixed = SignalSampler([*mono, *stereo], 100, name="noise")
+    with pytest.raises(SepflowError, match=r"stereo\.wav has 2 channel\(s\) but the noise pool's first file has 1"):
+        for seed in range(20):
+            mixed.sample(np.random.default_rng(seed))

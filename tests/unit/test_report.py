@@ -156,6 +156,11 @@ def test_bars_training_and_spectrogram_figures_are_pngs(tmp_path, frames):
         }
     )
     assert plot_training({"tiny": history}, tmp_path / "curves.png").read_bytes()[:8] == PNG_SIGNATURE
+    gan = history.drop(columns="valid_loss").assign(valid_pesq=[1.1, 1.3])  # a step that validates with PESQ
+    one, both = (
+        imread(plot_training(h, tmp_path / f"{len(h)}.png")) for h in ({"tiny": history}, {"tiny": history, "gan": gan})
+    )
+    assert both.shape[1] == one.shape[1] * 3 // 2  # a third panel: validation PESQ
     rng = np.random.default_rng(0)
     signals = [(name, rng.standard_normal((1, 8000)).astype(np.float32)) for name in ("mixture", "reference", "model")]
     image = imread(plot_spectrograms([("item", signals), ("other item", signals)], 16000, tmp_path / "spec.png"))

@@ -137,3 +137,29 @@ def test_the_stoi_term_is_off_by_default_and_adds_its_weight_times_one_minus_sto
     expected = STOILoss(SR)(enhanced["audio"][:, None], clean["audio"][:, None])
     torch.testing.assert_close(terms["stoi"], expected)
     torch.testing.assert_close(total, official + 0.4 * expected)
+
+
+def test_a_stereo_item_trains_and_validates_as_its_channels_would_as_items():
+    """No mono assumption: each channel of a multi-channel item is enhanced, scored by PESQ
+    and learnt from as an item of its own, so one stereo item trains exactly like its two
+    channels as two mono items."""
+    noisy, clean = _batches(1)[0]  # (2, 1, T), (2, 1, 1, T): two mono items
+    stereo, stereo_clean = noisy.reshape(1, 2, -1), clean.reshape(1, 1, 2, -1)  # one item, two channels
+    runs = []
+    for batch in ((stereo, stereo_clean), (noisy, clean)):
+        model, step = _setup()
+        runs.append((step(*batch), model.state_dict(), step.discriminator.state_dict()))
+    (terms_a, generator_a, discriminator_a), (terms_b, generator_b, discriminator_b) = runs
+    assert terms_a == terms_b
+    assert all(torch.equal(generator_a[k], generator_b[k]) for k in generator_a)
+    assert all(torch.equal(discriminator_a[k], discriminator_b[k]) for k in discriminator_a)
+
+    model.eval()
+    with torch.no_grad():
+        estimate = step.estimate(model, stereo, 1)
+        assert estimate.shape == (1, 1, 2, stereo.shape[-1])
+        for channel in range(2):
+            torch.testing.assert_close(estimate[0, 0, channel], model(stereo[:, channel : channel + 1])[0, 0])
+        per_channel = [step.score(estimate[:, :, c : c + 1], stereo_clean[:, :, c : c + 1]) for c in range(2)]
+    assert step.score(estimate, stereo_clean) == pytest.approx(np.mean(per_channel))
+    assert step.criterion.column == "valid_pesq" and step.criterion.higher_is_better

@@ -2,8 +2,17 @@
 ends with exactly the weights of an uninterrupted one."""
 
 import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
+import numpy as np
+import pesq
 import pytest
+import soundfile as sf
 import torch
 
 from sepflow.data.datasets import training_data
@@ -12,7 +21,9 @@ from sepflow.errors import SepflowError
 from sepflow.models.checkpoint import load_checkpoint, load_model
 from sepflow.train.loop import train
 from sepflow.train.recipe import Recipe
+from sepflow.train.steps import check_step_data
 
+WORKER = Path(__file__).with_name("train_worker.py")
 MODEL = "gatewave"
 ARGS = {"hidden": 8, "depth": 2}
 
@@ -95,12 +106,57 @@ def test_resumed_run_ends_with_the_same_weights(toy_data, tmp_path):
     assert [r["train_loss"] for r in a["history"]] == [r["train_loss"] for r in b["history"]]
 
 
-def test_changed_recipe_starts_afresh(toy_data, tmp_path):
+def test_a_changed_recipe_names_its_keys_and_keeps_the_earlier_run_as_previous(toy_data, tmp_path):
     run(toy_data, tmp_path / "run", steps=4)
+    first = {name: (tmp_path / "run" / name).read_bytes() for name in ("last.pt", "best.pt", "history.csv")}
+    logs = []
+    run(toy_data, tmp_path / "run", logs, steps=4, lr=5e-4, loss={"name": "l1_mrstft"})
+    (line,) = [line for line in logs if "Starting afresh" in line]
+    assert "the recipe (loss.name l1 -> l1_mrstft, lr 0.001 -> 0.0005)" in line, line
+    assert "kept as best.pt.previous, history.csv.previous, tensorboard.previous, last.pt.previous" in line, line
+    for name, content in first.items():
+        assert (tmp_path / "run" / f"{name}.previous").read_bytes() == content, name
+    assert (tmp_path / "run/tensorboard.previous").is_dir()
+    second = torch.load(tmp_path / "run/last.pt", weights_only=True)
+    assert (second["step"], second["fingerprint_parts"]["recipe"]["lr"]) == (4, 5e-4)
+    assert load_checkpoint(tmp_path / "run/best.pt")["step"] == 4
+
+    logs = []
+    run(toy_data, tmp_path / "run", logs, steps=4, lr=5e-4, loss={"name": "l1_mrstft"}, seed=4)
+    assert any("the recipe (seed 3 -> 4)" in line for line in logs), logs
+    previous = torch.load(tmp_path / "run/last.pt.previous", weights_only=True)  # one generation: the second run
+    assert (
+        previous["fingerprint_parts"]["recipe"]["lr"] == 5e-4 and previous["fingerprint_parts"]["recipe"]["seed"] == 3
+    )
+
+
+def test_a_state_from_before_the_parts_were_kept_resumes_or_says_its_fingerprint_changed(toy_data, tmp_path):
+    """last.pt as the previous sepflow wrote it (its best as best_loss, no parts, no criterion):
+    the same run resumes; another one says the fingerprints differ."""
+    run(toy_data, tmp_path / "run", steps=4)
+    state = torch.load(tmp_path / "run/last.pt", weights_only=True)
+    for key in ("fingerprint_parts", "criterion", "validation_pending"):
+        del state[key]
+    state["best_loss"] = state.pop("best")
+    torch.save(state, tmp_path / "run/last.pt")
+    logs = []
+    run(toy_data, tmp_path / "run", logs, steps=8)
+    assert any("resuming from" in line and "at step 4" in line for line in logs), logs
+    torch.save(state, tmp_path / "run/last.pt")
     logs = []
     run(toy_data, tmp_path / "run", logs, steps=4, lr=5e-4)
-    assert any("starting afresh" in line for line in logs)
-    assert load_checkpoint(tmp_path / "run/best.pt")["step"] == 4
+    new = recipe(lr=5e-4).fingerprint(MODEL, ARGS, toy(toy_data, recipe()).fingerprint)
+    assert any(f"settings it did not record (fingerprint {state['fingerprint']} -> {new})" in line for line in logs), (
+        logs
+    )
+
+
+def test_changed_model_arguments_are_named_with_old_and_new_values(toy_data, tmp_path):
+    r = recipe(steps=2, valid_every=2)
+    train(MODEL, ARGS, r, toy(toy_data, r), tmp_path / "run", device="cpu", log=lambda line: None)
+    logs = []
+    train(MODEL, {"hidden": 4, "depth": 2}, r, toy(toy_data, r), tmp_path / "run", device="cpu", log=logs.append)
+    assert any("differs in the model arguments (hidden 8 -> 4). Starting afresh" in line for line in logs), logs
 
 
 def test_changed_training_data_starts_afresh_and_learns_new_weights(toy_data, tmp_path):
@@ -120,13 +176,76 @@ def test_changed_training_data_starts_afresh_and_learns_new_weights(toy_data, tm
         paired_manifest(toy_data / "audio/toy/train", toy_data, "toy", "train", 16000),
         toy_data / "manifests/toy/train.json",
     )
-    assert read_manifest(toy_data / "manifests/toy/train.json").content_hash != manifest.content_hash
+    new_hash = read_manifest(toy_data / "manifests/toy/train.json").content_hash
+    assert new_hash != manifest.content_hash
     logs = []
     run(toy_data, tmp_path / "run", logs, steps=4)
-    assert any("trained on other data" in line and "starting afresh" in line for line in logs)
+    valid_hash = read_manifest(toy_data / "manifests/toy/valid.json").content_hash
+    expected = f"differs in the data (content {manifest.content_hash}-{valid_hash} -> {new_hash}-{valid_hash})"
+    assert any(expected in line and "Starting afresh" in line for line in logs), logs
     after = torch.load(tmp_path / "run/last.pt", weights_only=True)
     assert after["step"] == 4
     assert any(not torch.equal(before["model_state"][k], after["model_state"][k]) for k in before["model_state"])
+
+
+def worker(data, out_dir, hold=0, **overrides):
+    """The training subprocess of train_worker.py, its stdin and stdout piped."""
+    cfg = dict(steps=12, batch_size=4, segment=0.25, lr=1e-3, loss={"name": "l1"}, valid_every=4, log_every=4, seed=3)
+    cfg.update(examples=1, **overrides)
+    return subprocess.Popen(
+        [sys.executable, str(WORKER), str(data), str(out_dir), json.dumps(cfg), str(hold)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+
+
+def finished(proc) -> str:
+    out, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 0, out
+    return out
+
+
+def test_sigint_during_validation_is_redone_on_resume_to_the_same_history_best_and_scheduler(toy_data, tmp_path):
+    """SIGINT reaching a training process in the middle of its second validation (step 8):
+    the state is saved as it was before that validation, the rerun validates step 8 first,
+    and history.csv, best.pt and the plateau scheduler end as in a run never stopped."""
+    finished(worker(toy_data, tmp_path / "straight"))
+    proc = worker(toy_data, tmp_path / "resumed", hold=2)
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if line.strip() == "validating":
+            break
+    proc.send_signal(signal.SIGINT)
+    proc.stdin.write("go\n")
+    proc.stdin.flush()
+    out = "".join(lines) + proc.communicate(timeout=300)[0]
+    assert proc.returncode == 130, out
+    saved = torch.load(tmp_path / "resumed/last.pt", weights_only=True)
+    assert (saved["step"], saved["validation_pending"], [r["step"] for r in saved["history"]]) == (8, True, [4])
+    assert "interrupted at step 8 (its validation is redone on resume)" in out, out
+    out = finished(worker(toy_data, tmp_path / "resumed"))
+    assert "the validation of step 8 was interrupted; validating again" in out, out
+
+    def history(name):
+        return [
+            {k: v for k, v in row.items() if k != "seconds"}
+            for row in csv.DictReader(open(tmp_path / name / "history.csv"))
+        ]
+
+    assert [r["step"] for r in history("straight")] == ["4", "8", "12"]
+    assert history("resumed") == history("straight")
+    a, b = (torch.load(tmp_path / name / "last.pt", weights_only=True) for name in ("straight", "resumed"))
+    assert a["step_state"]["scheduler"] == b["step_state"]["scheduler"]
+    assert a["step_state"]["scheduler"]["last_epoch"] == 3  # stepped by each of the three validations
+    assert b["model_state"].keys() == a["model_state"].keys()
+    assert all(torch.equal(a["model_state"][k], b["model_state"][k]) for k in a["model_state"])
+    best_a, best_b = (load_checkpoint(tmp_path / name / "best.pt") for name in ("straight", "resumed"))
+    assert (best_a["step"], best_a["valid_loss"]) == (best_b["step"], best_b["valid_loss"])
+    assert all(torch.equal(best_a["state_dict"][k], best_b["state_dict"][k]) for k in best_a["state_dict"])
 
 
 def test_early_stopping_stops(toy_data, tmp_path):
@@ -185,3 +304,45 @@ def test_a_gan_step_runs_through_the_same_loop_and_resumes_exactly(toy_data, tmp
         assert torch.equal(tensor, b["model_state"][name]), name
     for name, tensor in a["step_state"]["discriminator"].items():
         assert torch.equal(tensor, b["step_state"]["discriminator"][name]), name
+
+
+def test_the_gan_step_validates_with_pesq_and_its_best_is_the_highest(toy_data, tmp_path):
+    """The metric GAN's history has valid_pesq (no valid_loss: it does not train on the
+    recipe's loss), each value is the mean wide-band PESQ of the model's estimates of the
+    validation items (the pesq package on them, recomputed here), and best.pt is the
+    validation with the highest."""
+    args = {"features": 4, "blocks": 1, "d_state": 4, "expand": 1}
+    r = recipe(steps=4, batch_size=2, segment=0.25, lr=2e-3, clip_grad=0, valid_every=1, step={"name": "metric_gan"})
+    train("semamba", args, r, toy(toy_data, r), tmp_path / "run", device="cpu", log=lambda line: None)
+    rows = list(csv.DictReader(open(tmp_path / "run/history.csv")))
+    assert list(rows[0]) == ["step", "train_loss", "valid_pesq", "valid_si_snr", "lr", "seconds"]
+    best_row = max(rows, key=lambda row: float(row["valid_pesq"]))
+    model, best = load_model(tmp_path / "run/best.pt")
+    assert (best["step"], best["criterion"], best["valid_pesq"]) == (
+        int(best_row["step"]),
+        "valid_pesq",
+        float(best_row["valid_pesq"]),
+    )
+    valid = read_manifest(toy_data / "manifests/toy/valid.json")
+    scores = []
+    for item in valid.items:
+        noisy, _ = sf.read(str(valid.mixture_path(item)), dtype="float32")
+        clean, _ = sf.read(str(valid.target_paths(item)["speech"]), dtype="float32")
+        with torch.no_grad():
+            estimate = model(torch.from_numpy(noisy)[None, None])[0, 0].numpy()
+        scores.append(pesq.pesq(16000, clean.astype(np.float64), estimate.astype(np.float64), "wb"))
+    assert float(best_row["valid_pesq"]) == pytest.approx(np.mean(scores), abs=1e-6)
+
+
+def test_a_step_refuses_data_it_cannot_train_on_in_one_line():
+    """The plan-time check: the metric GAN enhances one source at 16 kHz (any channels)."""
+    gan = {"name": "metric_gan", "epoch_steps": 10}
+    where = "experiments.x.train.step"
+    with pytest.raises(SepflowError, match=r"^experiments\.x\.train\.step: metric_gan enhances one source, but "):
+        check_step_data(gan, ("vocals", "drums", "bass", "other"), 2, 16000, where)
+    with pytest.raises(SepflowError, match=r"needs 16000 Hz audio, but the data is 44100 Hz; prepare"):
+        check_step_data(gan, ("speech",), 1, 44100, where)
+    check_step_data(gan, ("speech",), 2, 16000, where)
+    check_step_data({"name": "supervised"}, ("vocals", "drums"), 2, 44100, where)
+    with pytest.raises(SepflowError, match=r"^experiments\.x\.train\.step\.name: unknown step 'wgan'"):
+        check_step_data({"name": "wgan"}, ("speech",), 1, 16000, where)

@@ -42,7 +42,7 @@ def force_stale_outputs():
     _checked.append(True)
     stale = stale_outputs(PLAN)
     for reason in stale.reasons:
-        print(f"sepflow: {reason}; it and what depends on it are redone.", file=sys.stderr)
+        print(f"sepflow: {reason}", file=sys.stderr)
     workflow.dag.forcefiles.update(stale.outputs)
 
 

@@ -30,6 +30,7 @@ def trial_job(plan: Plan, experiment: str, slot: int) -> TrialJob:
         storage=_storage(plan, experiment),
         base=system.base,
         search=system.tune.search(),
+        sources=system.sources,
         sample_rate=system.sample_rate,
         manifests={split.name: plan.layout.manifest(split) for split in system.training_splits()},
         folder=plan.layout.trial(experiment, slot),

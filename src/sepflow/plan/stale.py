@@ -40,7 +40,9 @@ def stale_outputs(plan: Plan) -> Stale:
             changes = folder_changes(folder, plan.layout.record(folder))
             if changes:
                 outputs.append(plan.layout.record(folder))
-                reasons.append(f"{folder} changed since it was made ({_listed(changes)})")
+                reasons.append(
+                    f"{folder} changed since it was made ({_listed(changes)}); it and what depends on it are redone."
+                )
     made_from_missing = {
         path
         for job in graph
@@ -52,5 +54,9 @@ def stale_outputs(plan: Plan) -> Stale:
     gone = sorted(made_from_missing & produced)
     if gone:
         outputs += gone
-        reasons.append(f"{len(gone)} files later outputs were made from are gone ({_listed(gone)})")
+        what = "a file" if len(gone) == 1 else f"{len(gone)} files"
+        reasons.append(
+            f"{what} that later outputs were made from went missing ({_listed(gone)}); "
+            "remade, with what depends on it."
+        )
     return Stale(tuple(outputs), tuple(reasons))

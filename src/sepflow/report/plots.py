@@ -152,28 +152,50 @@ def plot_distributions(frames: dict[str, pd.DataFrame], metrics: Sequence[str], 
     return plot_metrics(keyed, path, metrics)
 
 
+VALIDATION_PANELS = {
+    "valid_si_snr": ("validation SI-SNR", "dB"),
+    "valid_pesq": ("validation PESQ (wide-band)", "MOS-LQO"),
+}
+"""Titles and units of the history's validation columns drawn in panels of their own."""
+
+
 def plot_training(histories: dict[str, pd.DataFrame], path: str | os.PathLike) -> Path:
-    """Every trained experiment's curves: training and validation loss, and validation SI-SNR."""
-    fig = _figure(11.0, 3.6)
-    loss_ax, snr_ax = fig.subplots(1, 2)
+    """Every trained experiment's curves: training loss (solid) and validation loss (dashed,
+    for steps that validate with a loss), then a panel per other validation column a history
+    has (SI-SNR, and PESQ for steps that validate with it)."""
+    measures = list(
+        dict.fromkeys(
+            column
+            for history in histories.values()
+            for column in history.columns
+            if column.startswith("valid_") and column != "valid_loss"
+        )
+    )
+    fig = _figure(5.5 * (1 + len(measures)), 3.6)
+    loss_ax, *measure_axes = fig.subplots(1, 1 + len(measures))
     colours = matplotlib.colormaps["tab10"]
     for e, (experiment, history) in enumerate(histories.items()):
         colour = colours(e % colours.N)
         loss_ax.plot(history["step"], history["train_loss"], color=colour, marker=".", label=f"{experiment} train")
-        loss_ax.plot(
-            history["step"],
-            history["valid_loss"],
-            color=colour,
-            linestyle="--",
-            marker=".",
-            label=f"{experiment} valid",
-        )
-        snr_ax.plot(history["step"], history["valid_si_snr"], color=colour, marker=".", label=experiment)
+        if "valid_loss" in history:
+            loss_ax.plot(
+                history["step"],
+                history["valid_loss"],
+                color=colour,
+                linestyle="--",
+                marker=".",
+                label=f"{experiment} valid",
+            )
+        for ax, column in zip(measure_axes, measures):
+            if column in history:
+                ax.plot(history["step"], history[column], color=colour, marker=".", label=experiment)
     loss_ax.set(xlabel="step", ylabel="loss", title="loss (solid: training, dashed: validation)")
-    snr_ax.set(xlabel="step", ylabel="dB", title="validation SI-SNR")
-    for ax in (loss_ax, snr_ax):
+    for ax, column in zip(measure_axes, measures):
+        title, unit = VALIDATION_PANELS.get(column, (column, ""))
+        ax.set(xlabel="step", ylabel=unit, title=title)
+    for ax in (loss_ax, *measure_axes):
         ax.grid(alpha=0.3)
-    snr_ax.legend(fontsize="small")
+    (measure_axes or [loss_ax])[-1].legend(fontsize="small")
     return _save(fig, path)
 
 

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from sepflow.errors import SepflowError
+from sepflow.registry import Registry
 from sepflow.specs import Spec, SplitRef
 
 if TYPE_CHECKING:
@@ -92,3 +94,13 @@ class System(Spec):
         """Parameters, real-time factor and provenance for the report, running at `sample_rate`
         (a test set's); {} when it has none."""
         return {}
+
+
+def named(section: Mapping[str, Any], key: str, registry: Registry, where: str) -> tuple[str, dict[str, Any]]:
+    """(name, args) of a kind that names a registry entry under `key`, with its `args`."""
+    name, args = section[key], section.get("args") or {}
+    if name not in registry:
+        raise registry.unknown(name, f"{where}.{key}")
+    if not isinstance(args, Mapping):
+        raise SepflowError(f"{where}.args: give its arguments as a mapping, got {args!r}")
+    return name, dict(args)

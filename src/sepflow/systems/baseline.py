@@ -6,9 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from sepflow.errors import SepflowError
 from sepflow.infer.baselines import BASELINES, UNPROCESSED, build_baseline
-from sepflow.systems.base import PlanContext, System
+from sepflow.systems.base import PlanContext, System, named
 
 
 class BaselineSystem(System):
@@ -21,13 +20,9 @@ class BaselineSystem(System):
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any], where: str, context: PlanContext) -> BaselineSystem:
-        name, args = section["baseline"], section.get("args") or {}
-        if name not in BASELINES:
-            raise BASELINES.unknown(name, f"{where}.baseline")
-        if not isinstance(args, Mapping):
-            raise SepflowError(f"{where}.args: give the baseline's arguments as a mapping, got {args!r}")
+        name, args = named(section, "baseline", BASELINES, where)
         BASELINES.bind(name, args, f"{where}.args")
-        return cls(baseline=name, args=dict(args))
+        return cls(baseline=name, args=args)
 
     def is_unprocessed(self) -> bool:
         return self.baseline in UNPROCESSED

@@ -58,3 +58,17 @@ class CheckpointSystem(System):
         from sepflow.infer.speed import checkpoint_facts
 
         return checkpoint_facts(assets["model"])
+
+
+class ModelFileSystem(System):
+    """A kind whose model file is results/{experiment}/model.pt, made by its own rule
+    (`makes_model`): inference sees only that checkpoint."""
+
+    def for_inference(self) -> System:
+        return CheckpointSystem()
+
+    def load(self, sample_rate, sources, assets, enhance, device="auto"):
+        return self.for_inference().load(sample_rate, sources, assets, enhance, device)
+
+    def facts(self, assets: Mapping[str, str], sample_rate: int) -> dict[str, Any]:
+        return self.for_inference().facts(assets, sample_rate)

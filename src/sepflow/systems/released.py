@@ -11,8 +11,8 @@ from pydantic import Field
 from sepflow.errors import SepflowError
 from sepflow.models import MODELS
 from sepflow.specs import Count, Spec
-from sepflow.systems.base import PlanContext, System
-from sepflow.systems.checkpoint import CheckpointSystem
+from sepflow.systems.base import PlanContext
+from sepflow.systems.checkpoint import ModelFileSystem
 
 
 class ReleasedWeights(Spec):
@@ -25,7 +25,7 @@ class ReleasedWeights(Spec):
     sample_rate: Count = 16000
 
 
-class ReleasedSystem(System):
+class ReleasedSystem(ModelFileSystem):
     kind: Literal["released"] = "released"
     pretrained: ReleasedWeights
 
@@ -48,12 +48,3 @@ class ReleasedSystem(System):
                 f"experiments.{experiment}.test_sets: {split} is at {rate} Hz but the released model runs at "
                 f"{self.pretrained.sample_rate} Hz; test it on a dataset prepared at that rate."
             )
-
-    def for_inference(self) -> System:
-        return CheckpointSystem()
-
-    def load(self, sample_rate, sources, assets, enhance, device="auto"):
-        return self.for_inference().load(sample_rate, sources, assets, enhance, device)
-
-    def facts(self, assets: Mapping[str, str], sample_rate: int) -> dict[str, Any]:
-        return self.for_inference().facts(assets, sample_rate)

@@ -19,14 +19,22 @@ from sepflow.specs import canonical_json
 from sepflow.systems.base import PlanContext, System
 from sepflow.systems.checkpoint import CheckpointSystem
 from sepflow.systems.trained import TrainedSystem
+from sepflow.train.steps import step_class
 from sepflow.tune.objective import objective_for
 from sepflow.tune.paths import parse_path
 from sepflow.tune.space import Search, TuneSpec
 
 
-def trial_system(base: TrainedSystem, search: Search, sample_rate: int, values: Mapping[str, Any], where: str):
+def trial_system(
+    base: TrainedSystem,
+    search: Search,
+    sources: tuple[str, ...],
+    sample_rate: int,
+    values: Mapping[str, Any],
+    where: str,
+) -> TrainedSystem:
     """The trained system a trial with `values` trains, for the study's budget of steps."""
-    return base.with_values({"train.steps": search.steps, **values}, where, sample_rate)
+    return base.with_values({"train.steps": search.steps, **values}, where, sources, sample_rate)
 
 
 def _check_path(path: str, where: str) -> None:
@@ -46,6 +54,7 @@ class TunedSystem(System):
     base: TrainedSystem
     tune: TuneSpec
     """Resolved: steps and direction are set."""
+    sources: tuple[str, ...]
     sample_rate: int
     task: str
     given: dict[str, Any]
@@ -63,6 +72,12 @@ class TunedSystem(System):
         spec = TuneSpec.parse(section["tune"], f"{where}.tune")
         dataset = context.datasets[base.learns_from()]
         objective = objective_for(spec.metric, dataset.task, f"{where}.tune.metric")
+        measured = ("valid_si_snr", step_class(base.recipe.step).criterion.column)
+        if objective.row_key is not None and objective.row_key not in measured:
+            raise SepflowError(
+                f"{where}.tune.metric: {spec.metric} is not what the {base.recipe.step.get('name')} step validates "
+                f"({measured[1]}); choose another metric"
+            )
         if base.processes() != 1:
             raise SepflowError(
                 f"{where}.train.processes: a tuned experiment trains each trial on one process (trials run "
@@ -71,7 +86,14 @@ class TunedSystem(System):
         spec = spec.model_copy(
             update={"steps": spec.steps or base.train["steps"], "direction": spec.direction or objective.direction}
         )
-        system = cls(base=base, tune=spec, sample_rate=dataset.sample_rate, task=dataset.task, given=dict(given))
+        system = cls(
+            base=base,
+            tune=spec,
+            sources=tuple(dataset.sources()),
+            sample_rate=dataset.sample_rate,
+            task=dataset.task,
+            given=dict(given),
+        )
         for path, values in spec.params.items():
             _check_path(path, f"{where}.tune.params")
             for value in values.corners():
@@ -82,7 +104,7 @@ class TunedSystem(System):
         return system
 
     def trial(self, values: Mapping[str, Any], where: str) -> TrainedSystem:
-        return trial_system(self.base, self.tune, self.sample_rate, values, where)
+        return trial_system(self.base, self.tune, self.sources, self.sample_rate, values, where)
 
     def study_name(self, experiment: str) -> str:
         """The experiment and a hash of what makes trials comparable (the base system, the space,

@@ -15,6 +15,8 @@ Tags: `examples/{index}/input`, `examples/{index}/{source}/reference` and
 - Spectrograms are computed with torch.stft and coloured with a lookup table (no figure
   per image), on one fixed scale (dB relative to a full-scale sine, `FLOOR_DB` to 0) so
   images compare across signals and steps, at most ROWS x COLUMNS pixels.
+- The model runs as validation runs it (the step's `estimate`: a GAN's mono generator, say,
+  enhances each channel on its own).
 - Writing examples must not change training: the model runs under no_grad in eval mode,
   its train/eval mode is restored, and the random number generators' states are restored
   (a model that draws random numbers at inference would otherwise shift the curve).
@@ -32,7 +34,7 @@ from torch.utils.data import Dataset
 from torch.utils.tensorboard import SummaryWriter
 
 from sepflow.audio.stft import stft
-from sepflow.models import as_sources
+from sepflow.train.steps import whole_estimate
 
 SECONDS = 5.0  # longest excerpt written
 FLOOR_DB = -80.0  # the spectrogram's colour scale: FLOOR_DB (black) to 0 dB (a full-scale sine)
@@ -91,17 +93,20 @@ class ValidationExamples:
         writer.add_image(f"{tag}/spectrogram", spectrogram_image(mono, self.sample_rate), step, dataformats="HWC")
 
     @torch.no_grad()
-    def write(self, writer: SummaryWriter, model: torch.nn.Module, step: int, device: torch.device) -> None:
-        """Each item's estimates at `step` (and, the first time, its input and references)."""
+    def write(
+        self, writer: SummaryWriter, model: torch.nn.Module, step: int, device: torch.device, estimate=whole_estimate
+    ) -> None:
+        """Each item's estimates at `step` (and, the first time, its input and references);
+        `estimate(model, mixture, sources)` runs the model."""
         training = model.training
         model.eval()
         device = torch.device(device)
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             for index, (mixture, targets) in enumerate(self.items):
-                estimate = as_sources(model(mixture[None].to(device)), len(self.sources))[0]
+                estimates = estimate(model, mixture[None].to(device), len(self.sources))[0]
                 if not self.wrote_inputs:
                     self._write(writer, f"examples/{index}/input", mixture, step)
-                for source, audio, reference in zip(self.sources, estimate, targets):
+                for source, audio, reference in zip(self.sources, estimates, targets):
                     self._write(writer, f"examples/{index}/{source}/estimate", audio, step)
                     if not self.wrote_inputs:
                         self._write(writer, f"examples/{index}/{source}/reference", reference, step)

@@ -10,22 +10,50 @@ is one VoiceBank+DEMAND epoch at batch 4).
 
 The model must offer SEMamba's `analysis`, `enhance_spectra` and `synthesis`. Training runs
 in float32 (no autocast): PESQ, the STFT round trip and the phase terms want full precision.
+
+The generator enhances one channel of one source: the data must have one source (speech) at
+16 kHz (wide-band PESQ), and each channel of a multi-channel item is enhanced, scored and
+learnt from as an item of its own. Validation scores what the step optimises: the wide-band
+PESQ of the model's estimate of each whole validation item (`valid_pesq`, the mean over its
+channels; higher is better), not the recipe's `loss`, which this step does not use.
 """
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from sepflow.audio.pcs import pcs400
 from sepflow.device import average_gradients
+from sepflow.errors import SepflowError
 from sepflow.losses.semamba import SEMambaGeneratorLoss, batch_pesq
+from sepflow.metrics.speech import Unmeasurable, pesq
 from sepflow.models.metric_discriminator import MetricDiscriminator
+from sepflow.train.steps import Criterion, whole_estimate
 
 CONSISTENCY_EPS = 1e-10  # the official re-analysis of the estimate: sqrt(re^2 + im^2 + eps)
+PESQ_SAMPLE_RATE = 16000  # the discriminator learns wide-band PESQ, computed at this rate
+VALID_PESQ = Criterion("valid_pesq", "valid PESQ", higher_is_better=True, nan_is_divergence=False)
+
+
+def channel_pesq(estimate: torch.Tensor, targets: torch.Tensor, sample_rate: int) -> float:
+    """Wide-band PESQ of one item's estimate, (1, 1, channels, time), against its targets:
+    the mean over channels, NaN when PESQ cannot score a channel (e.g. a silent estimate)."""
+    scores = []
+    for est, ref in zip(estimate[0, 0].cpu().numpy(), targets[0, 0].float().cpu().numpy()):
+        try:
+            scores.append(pesq(ref, est, sample_rate, "wb"))
+        except Unmeasurable:
+            return math.nan
+    return float(np.mean(scores))
 
 
 class MetricGANStep:
+    criterion = VALID_PESQ
+
     def __init__(
         self,
         model,
@@ -60,6 +88,20 @@ class MetricGANStep:
         self.sched_d = torch.optim.lr_scheduler.ExponentialLR(opt_d, gamma=lr_decay)
         self.steps = 0
 
+    @classmethod
+    def check(cls, sources: tuple[str, ...], channels: int | None, sample_rate: int, where: str) -> None:
+        """One source at 16 kHz; any number of channels (each enhanced on its own)."""
+        if len(sources) != 1:
+            raise SepflowError(
+                f"{where}: metric_gan enhances one source, but the data has {list(sources)}; "
+                "train it on a split with one source (paired speech) or use the supervised step."
+            )
+        if sample_rate != PESQ_SAMPLE_RATE:
+            raise SepflowError(
+                f"{where}: metric_gan learns wide-band PESQ, which needs {PESQ_SAMPLE_RATE} Hz audio, "
+                f"but the data is {sample_rate} Hz; prepare the dataset at sample_rate: {PESQ_SAMPLE_RATE}."
+            )
+
     @property
     def lr(self) -> float:
         return self.opt_g.param_groups[0]["lr"]
@@ -72,10 +114,10 @@ class MetricGANStep:
         generator = self.accelerator.unwrap_model(self.model)
         generator.train()
         self.discriminator.train()
-        heard, reference = mixture[:, 0], targets[:, 0, 0]
+        heard, reference = mixture.flatten(0, 1), targets[:, 0].flatten(0, 1)  # each channel an item
         if self.pcs_target:
             reference = pcs400(reference)
-        gain = generator.unit_rms_gain(mixture)[:, 0]
+        gain = generator.unit_rms_gain(heard[:, None])[:, 0]
         heard, reference = heard * gain, reference * gain
         heard_mag, heard_pha, _ = generator.analysis(heard)
         target = self._spectra(generator, reference)
@@ -117,7 +159,14 @@ class MetricGANStep:
             **{name: value.item() for name, value in terms.items()},
         }
 
-    def end_validation(self, valid_loss: float) -> None:
+    def estimate(self, model, mixture: torch.Tensor, sources: int) -> torch.Tensor:
+        """Each channel enhanced as an item of its own: (1, channels, time) -> (1, 1, channels, time)."""
+        return whole_estimate(model, mixture.transpose(0, 1), sources).transpose(0, 2)
+
+    def score(self, estimate: torch.Tensor, targets: torch.Tensor) -> float:
+        return channel_pesq(estimate, targets, self.sample_rate)
+
+    def end_validation(self, value: float) -> None:
         """The learning rates follow the step count, not validation."""
 
     def state_dict(self) -> dict:

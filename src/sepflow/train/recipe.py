@@ -69,19 +69,26 @@ class Recipe:
             raise SepflowError(f"{where}.optimizer must be adam or adamw, got {recipe.optimizer!r}")
         return recipe
 
-    def fingerprint(self, model: str, model_args: dict, data: str) -> str:
+    def fingerprint_parts(self, model: str, model_args: dict, data: str) -> dict:
         """What a resumed run must share with the run it continues: the model, its arguments,
         the data it learns from (a content hash) and all of the recipe but the step budget,
         the logging/early-stop knobs (TensorBoard examples included) and the number of
         processes, which may change between runs (the global batch and its items do not
         depend on the processes, and results agree within float tolerance:
-        tests/unit/test_distributed.py)."""
+        tests/unit/test_distributed.py). Kept in the training state, so that a run that
+        cannot resume says which part changed."""
         keep = {
             k: v
             for k, v in dataclasses.asdict(self).items()
             if k not in ("steps", "early_stop", "log_every", "examples", "num_workers", "processes")
         }
-        blob = json.dumps(
-            {"model": model, "args": model_args, "recipe": keep, "data": data}, sort_keys=True, default=list
-        )
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+        return {"model": model, "args": model_args, "recipe": keep, "data": data}
+
+    def fingerprint(self, model: str, model_args: dict, data: str) -> str:
+        """A short hash of `fingerprint_parts`."""
+        return fingerprint_of(self.fingerprint_parts(model, model_args, data))
+
+
+def fingerprint_of(parts: dict) -> str:
+    blob = json.dumps(parts, sort_keys=True, default=list)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]

@@ -1,17 +1,25 @@
-"""Training steps: what one optimisation step does, plugged into the one training loop.
+"""Training steps: what one optimisation step does, and what validation measures, plugged
+into the one training loop.
 
 A step owns its optimiser(s), scheduler(s) and any extra networks (a GAN's discriminator),
-so the loop stays the same for every model: it draws batches, calls the step, validates,
-checkpoints and resumes. A step implements:
+and says how the model is judged, so the loop stays the same for every model: it draws
+batches, calls the step, validates, checkpoints and resumes. A step implements:
 
     __init__(model, loss_fn, recipe, accelerator, sample_rate, **args)   the model is prepared
+    check(sources, channels, sample_rate, where)  (classmethod) the data it can train on, else SepflowError
     __call__(mixture, targets) -> dict[str, float]   one update on a batch; "loss" first
-    end_validation(valid_loss) -> None               e.g. a plateau scheduler
+    criterion: Criterion                             the validation column and what "best" means
+    estimate(model, mixture, sources) -> Tensor      a whole item's estimate, (batch, sources, channels, time)
+    score(estimate, targets) -> float                one validation item's value of the criterion
+    end_validation(value) -> None                    e.g. a plateau scheduler
     state_dict() / load_state_dict(state)            all that resume needs beyond the model
     lr                                               the current learning rate, for logs
 """
 
 from __future__ import annotations
+
+import math
+from dataclasses import dataclass
 
 import torch
 
@@ -26,14 +34,58 @@ STEPS = Registry(
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
 
 
+@dataclass(frozen=True)
+class Criterion:
+    """What validation measures to choose the best model: the history column it fills, its
+    label in log lines, its direction, and whether an item it cannot score (NaN) means
+    training diverged (a loss) or is left out of the mean (a metric such as PESQ, which
+    cannot score a silent estimate)."""
+
+    column: str
+    label: str
+    higher_is_better: bool = False
+    nan_is_divergence: bool = True
+
+    @property
+    def worst(self) -> float:
+        return -math.inf if self.higher_is_better else math.inf
+
+    def improves(self, value: float, best: float) -> bool:
+        return value > best if self.higher_is_better else value < best
+
+
+VALID_LOSS = Criterion("valid_loss", "valid loss")
+
+
 def flat_sources(x: torch.Tensor) -> torch.Tensor:
     """(batch, sources, channels, time) -> (batch, sources * channels, time): what losses take."""
     return x.flatten(1, 2)
 
 
+def whole_estimate(model, mixture: torch.Tensor, sources: int) -> torch.Tensor:
+    """The model run on whole items: (batch, sources, channels, time) in float32."""
+    return as_sources(model(mixture), sources).float()
+
+
+def step_class(step: dict, where: str = "train.step"):
+    """The class of the step a recipe's `step: {name: ...}` names."""
+    return STEPS.load(step.get("name", "supervised"), f"{where}.name")
+
+
+def check_step_data(
+    step: dict, sources: tuple[str, ...], channels: int | None, sample_rate: int, where: str = "train.step"
+) -> None:
+    """Refuse, in one line naming `where`, data the recipe's step cannot train on (sources,
+    channels when known, sample rate): callable when the config is planned, before any job."""
+    step_class(step, where).check(tuple(sources), channels, sample_rate, where)
+
+
 class SupervisedStep:
     """A loss between the estimated and the true sources; Adam(W), gradient clipping and a
-    learning rate that drops when the validation loss stops improving."""
+    learning rate that drops when the validation loss stops improving. Validation is the
+    same loss on whole items; lower is better."""
+
+    criterion = VALID_LOSS
 
     def __init__(self, model, loss_fn, recipe, accelerator, sample_rate: int):
         self.model, self.loss_fn, self.recipe, self.accelerator = model, loss_fn, recipe, accelerator
@@ -44,6 +96,10 @@ class SupervisedStep:
         self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
             self.optimizer.optimizer, factor=recipe.lr_factor, patience=recipe.lr_patience
         )
+
+    @classmethod
+    def check(cls, sources: tuple[str, ...], channels: int | None, sample_rate: int, where: str) -> None:
+        """Any sources and channels: the loss compares every source's every channel."""
 
     def __call__(self, mixture: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
         self.model.train()
@@ -59,8 +115,14 @@ class SupervisedStep:
         self.optimizer.step()
         return {"loss": loss.item()}
 
-    def end_validation(self, valid_loss: float) -> None:
-        self.scheduler.step(valid_loss)
+    def estimate(self, model, mixture: torch.Tensor, sources: int) -> torch.Tensor:
+        return whole_estimate(model, mixture, sources)
+
+    def score(self, estimate: torch.Tensor, targets: torch.Tensor) -> float:
+        return self.loss_fn(flat_sources(estimate), flat_sources(targets)).item()
+
+    def end_validation(self, value: float) -> None:
+        self.scheduler.step(value)
 
     @property
     def lr(self) -> float:

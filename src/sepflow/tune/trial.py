@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
 import socket
 import time
 from collections.abc import Callable
@@ -37,6 +36,8 @@ from sepflow.specs import Spec, canonical_json
 from sepflow.systems.trained import TrainedSystem
 from sepflow.systems.tuned import trial_system
 from sepflow.train.loop import train
+from sepflow.train.resume import differences, load_state
+from sepflow.train.steps import step_class
 from sepflow.tune import study as studies
 from sepflow.tune.objective import OBJECTIVES, Objective, measure
 from sepflow.tune.space import Search
@@ -53,6 +54,7 @@ class TrialJob(Spec):
     storage: str
     base: TrainedSystem
     search: Search
+    sources: tuple[str, ...]
     sample_rate: int
     manifests: dict[str, str]
     folder: str
@@ -63,7 +65,7 @@ class TrialJob(Spec):
         return f"experiments.{self.experiment}.tune.params"
 
     def trained(self, values: dict) -> TrainedSystem:
-        return trial_system(self.base, self.search, self.sample_rate, values, self.where)
+        return trial_system(self.base, self.search, self.sources, self.sample_rate, values, self.where)
 
 
 class Reporter:
@@ -140,12 +142,15 @@ def _ask(study: optuna.Study, job: TrialJob) -> optuna.Trial:
     return trial
 
 
-def _resumed_step(last_pt: Path, fingerprint: str) -> int:
-    """The step the training loop resumes from in `last_pt` (0: it starts afresh)."""
-    if not last_pt.is_file():
+def _resumed_step(out_dir: Path, system: TrainedSystem, data) -> int:
+    """The step the training loop resumes from in `out_dir` (0: it starts afresh), by the loop's
+    own test (sepflow.train.resume)."""
+    saved = load_state(out_dir / "last.pt")
+    if saved is None:
         return 0
-    saved = torch.load(last_pt, map_location="cpu", weights_only=True, mmap=True)
-    return int(saved["step"]) if saved.get("fingerprint") == fingerprint else 0
+    recipe = system.recipe
+    parts = recipe.fingerprint_parts(system.model, system.args, data.fingerprint)
+    return 0 if differences(saved, parts, step_class(recipe.step).criterion.column) else int(saved["step"])
 
 
 def _earlier_run(study: optuna.Study, job: TrialJob, trial: optuna.Trial) -> FrozenTrial | None:
@@ -206,7 +211,7 @@ def _train_trial(study: optuna.Study, job: TrialJob, log: Callable[[str], None])
     recipe = system.recipe
     data = experiment_data(system.data, job.manifests, recipe.segment, recipe.seed)
     out_dir = Path(job.folder) / "train"
-    resumed = _resumed_step(out_dir / "last.pt", recipe.fingerprint(system.model, system.args, data.fingerprint))
+    resumed = _resumed_step(out_dir, system, data)
     objective = OBJECTIVES[job.search.metric]
     items = min(recipe.valid_items or len(data.valid), len(data.valid))
     reporter = Reporter(trial, objective, data, items, log)
@@ -214,8 +219,6 @@ def _train_trial(study: optuna.Study, job: TrialJob, log: Callable[[str], None])
     if earlier is not None:
         reporter.replay(earlier, resumed)
         log(f"[slot {job.slot}] resuming trial {earlier.number}'s training at step {resumed}")
-    elif out_dir.exists():
-        shutil.rmtree(out_dir)  # another trial's files: this one starts afresh
     started = time.monotonic()
     try:
         best = train(

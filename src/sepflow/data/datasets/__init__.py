@@ -42,7 +42,15 @@ def training_data(train: Manifest, valid: Manifest, segment_seconds: float, seed
             f"sample rate ({train.sources} at {train.sample_rate} Hz vs {valid.sources} at "
             f"{valid.sample_rate} Hz); train and validate on splits of one kind."
         )
-    segments = FileSegments(train, round(segment_seconds * train.sample_rate), seed)
+    segment = round(segment_seconds * train.sample_rate)
+    longest = max(train.items, key=lambda item: item["length"])
+    if segment > longest["length"]:
+        raise SepflowError(
+            f"train.segment: {segment_seconds} s is longer than every item of {train.dataset}/{train.split} "
+            f"(the longest, {longest['id']}, is {longest['length'] / train.sample_rate:.2f} s), so every "
+            "training crop would be mostly padding; lower train.segment."
+        )
+    segments = FileSegments(train, segment, seed)
     return TrainingData(
         segments,
         FileItems(valid),

@@ -1,14 +1,19 @@
 """Noisy, reverberant training mixtures made on the fly from pools of speech, noise and RIRs.
 
-- SignalSampler: a random crop of a random file, read with soundfile start/stop (never the
-  whole file); crops below a minimum RMS are drawn again; files shorter than the crop are
-  concatenated with further random files up to the crop length.
-- RirSampler: a random room impulse response (first channel), cut to a maximum length.
+Mixtures have as many channels as the speech pool's files: the noise pool must have as
+many, and the RIR pool one (the same response on every channel) or as many (one response
+per channel, e.g. a microphone array's). Every file of a pool has one channel count; a file
+that differs is an error naming it when it is read.
+
+- SignalSampler: a random crop (channels, samples) of a random file, read with soundfile
+  start/stop (never the whole file); crops below a minimum RMS are drawn again; files shorter
+  than the crop are concatenated with further random files up to the crop length.
+- RirSampler: a random room impulse response (channels, samples), cut to a maximum length.
 - RandomMixtureSampler: speech convolved with a RIR with probability p, noise with another
   with probability q; the target keeps the RIR up to 20 ms after its main tap and the rest
   decayed at -60 dB per 0.3 s (partial dereverberation), or the whole reverberant speech when
   dereverberation is off; target at -20 dB RMS, noise at that level minus a drawn SNR, one
-  drawn mixture gain applied to mixture and target alike.
+  drawn mixture gain applied to mixture and target alike; levels are over all channels.
 - MixingSegments: the training dataset in the core's contract, indexed like PairedSegments by
   (item index, crop seed) keys from StepBatches, each mixture a pure function of the seed and
   its key: a resumed run sees the same mixtures and no two DataLoader workers share a stream.
@@ -29,6 +34,7 @@ import torch
 from scipy import fft
 from torch.utils.data import Dataset
 
+from sepflow.audio import audio_info
 from sepflow.audio.rir import early_part
 from sepflow.data.datasets import TrainingData
 from sepflow.data.datasets.specs import MixingData
@@ -40,6 +46,7 @@ _TRAIN, _VALID = 0, 1  # stream tags: training keys and validation indices never
 
 
 def _level_db(x: np.ndarray) -> float:
+    x = x.ravel()
     return float(10.0 * np.log10(float(np.dot(x, x)) / max(x.size, 1) + 1e-20))
 
 
@@ -52,13 +59,20 @@ def pool_files(manifest: Manifest) -> list[tuple[Path, int]]:
     return [(manifest.paths(item)["audio"], int(item["length"])) for item in manifest.items]
 
 
-def _read(path: Path, start: int = 0, stop: int | None = None) -> np.ndarray:
+def _read(path: Path, channels: int, pool: str, start: int = 0, stop: int | None = None) -> np.ndarray:
+    """(channels, samples) of `path`; a file with another channel count is an error naming it."""
     data, _ = sf.read(str(path), start=start, stop=stop, dtype="float32", always_2d=True)
-    return np.ascontiguousarray(data[:, 0])
+    if data.shape[1] != channels:
+        raise SepflowError(
+            f"{path} has {data.shape[1]} channel(s) but the {pool} pool's first file has {channels}; "
+            "prepare every file of a mixing pool with one channel count."
+        )
+    return np.ascontiguousarray(data.T)
 
 
 class SignalSampler:
-    """Random crops of `crop` samples (mono, the first channel) from a pool of files."""
+    """Random crops of `crop` samples, (channels, crop), from a pool of files that all have
+    `channels` channels (by default, those of the first file)."""
 
     def __init__(
         self,
@@ -67,11 +81,13 @@ class SignalSampler:
         min_rms_db: float = -60.0,
         max_tries: int = 20,
         name: str = "pool",
+        channels: int | None = None,
     ):
         if not files:
             raise SepflowError(f"the {name} pool is empty; check its manifest.")
         self.files, self.crop, self.min_rms_db = list(files), int(crop), min_rms_db
         self.max_tries, self.name = max_tries, name
+        self.channels = channels or audio_info(self.files[0][0]).channels
 
     def __len__(self) -> int:
         return len(self.files)
@@ -82,12 +98,12 @@ class SignalSampler:
             path, length = self.files[index]
             if length >= need:
                 start = int(rng.integers(0, length - need + 1))
-                pieces.append(_read(path, start, start + need))
+                pieces.append(_read(path, self.channels, self.name, start, start + need))
             else:
-                pieces.append(_read(path))
-            need -= pieces[-1].size
+                pieces.append(_read(path, self.channels, self.name))
+            need -= pieces[-1].shape[-1]
             index = int(rng.integers(len(self.files)))
-        return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+        return pieces[0] if len(pieces) == 1 else np.concatenate(pieces, axis=-1)
 
     def sample(self, rng: np.random.Generator, index: int | None = None) -> np.ndarray:
         """A crop starting in file `index` (a random file when None); quiet crops are redrawn
@@ -106,12 +122,13 @@ class SignalSampler:
 
 
 class RirSampler:
-    """Random room impulse responses (first channel), cut to at most `max_samples`."""
+    """Random room impulse responses, (channels, samples), cut to at most `max_samples`."""
 
     def __init__(self, files: Sequence[tuple[Path, int]], max_samples: int | None = None):
         if not files:
             raise SepflowError("the RIR pool is empty; check its manifest.")
         self.files, self.max_samples = list(files), max_samples
+        self.channels = audio_info(self.files[0][0]).channels
 
     def __len__(self) -> int:
         return len(self.files)
@@ -119,37 +136,39 @@ class RirSampler:
     def sample(self, rng: np.random.Generator) -> np.ndarray:
         path, length = self.files[int(rng.integers(len(self.files)))]
         stop = length if self.max_samples is None else min(length, self.max_samples)
-        return _read(path, 0, stop)
+        return _read(path, self.channels, "RIR", 0, stop)
 
 
 def _convolve(signals: Sequence[np.ndarray], jobs: Sequence[tuple[int, np.ndarray]]) -> list[np.ndarray]:
-    """signals[i] convolved with h for each job (i, h), cut to the signals' length.
+    """signals[i] (channels, time) convolved with h (channels or 1, taps) for each job (i, h),
+    channel by channel (a one-channel h on every channel), cut to the signals' length.
 
     Overlap-add in blocks of about four RIR lengths: these FFTs stay in cache, and each
     signal's block spectra are computed once however many RIRs it meets. Measured 1.8x
     faster than one FFT over the whole signal (5 s signals, 0.5 s RIRs).
     """
-    length = signals[0].size
-    rir_length = max(h.size for _, h in jobs)
+    length = signals[0].shape[-1]
+    rir_length = max(h.shape[-1] for _, h in jobs)
     nfft = fft.next_fast_len(min(4 * rir_length, length + rir_length - 1), real=True)
     step = nfft - rir_length + 1  # new samples per block; a block's tail spills into the next only
     blocks = -(-length // step)
     spectra = {}
     for i in sorted({i for i, _ in jobs}):
-        padded = np.zeros((blocks, nfft), np.float32)
-        flat = np.zeros(blocks * step, np.float32)
-        flat[:length] = signals[i]
-        padded[:, :step] = flat.reshape(blocks, step)
+        channels = len(signals[i])
+        padded = np.zeros((channels, blocks, nfft), np.float32)
+        flat = np.zeros((channels, blocks * step), np.float32)
+        flat[:, :length] = signals[i]
+        padded[..., :step] = flat.reshape(channels, blocks, step)
         spectra[i] = fft.rfft(padded, axis=-1)
     out = []
     for i, h in jobs:
-        y = fft.irfft(spectra[i] * fft.rfft(h, nfft), nfft, axis=-1)
+        y = fft.irfft(spectra[i] * fft.rfft(h, nfft, axis=-1)[:, None], nfft, axis=-1)
         if blocks == 1:
-            out.append(y[0, :length].astype(np.float32))
+            out.append(y[:, 0, :length].astype(np.float32))
             continue
-        head = y[:, :step].copy()
-        head[1:, : nfft - step] += y[:-1, step:]  # step > rir_length here, so tails fit
-        out.append(head.reshape(-1)[:length].astype(np.float32))
+        head = y[..., :step].copy()
+        head[:, 1:, : nfft - step] += y[:, :-1, step:]  # step > rir_length here, so tails fit
+        out.append(head.reshape(len(head), -1)[:, :length].astype(np.float32))
     return out
 
 
@@ -185,12 +204,20 @@ class RandomMixtureSampler:
             raise SepflowError("reverberation is asked for (p_speech_rir or p_noise_rir > 0) but no RIR pool is given.")
         if speech.crop != noise.crop:
             raise ValueError("speech and noise crops must have the same length")
+        if noise.channels != speech.channels or (rirs is not None and rirs.channels not in (1, speech.channels)):
+            rir_channels = "" if rirs is None else f", the RIR pool {rirs.channels}"
+            raise SepflowError(
+                f"the speech pool has {speech.channels} channel(s), the noise pool {noise.channels}{rir_channels}; "
+                "mix pools of one channel count (RIRs may also have one channel)."
+            )
+        self.channels = speech.channels
         self.speech, self.noise, self.rirs, self.sr = speech, noise, rirs, sample_rate
         self.p, self.q, self.dereverb = p_speech_rir, p_noise_rir, dereverb
         self.target_db, self.snr_range, self.gain_range = target_db, snr_range, gain_range
         self.keep_ms, self.decay_s = keep_ms, decay_s
 
     def draw(self, rng: np.random.Generator, speech_index: int | None = None) -> Mixture:
+        """A mixture and its target, each (channels, crop)."""
         speech = self.speech.sample(rng, speech_index)
         noise = self.noise.sample(rng)
         speech_rir, noise_rir = rng.random() < self.p, rng.random() < self.q
@@ -200,7 +227,7 @@ class RandomMixtureSampler:
             rir = self.rirs.sample(rng)
             jobs.append((0, rir))
             if self.dereverb:
-                jobs.append((0, early_part(rir, self.sr, self.keep_ms, self.decay_s)))
+                jobs.append((0, np.stack([early_part(h, self.sr, self.keep_ms, self.decay_s) for h in rir])))
         if noise_rir:
             jobs.append((1, self.rirs.sample(rng)))
         rows = _convolve([speech, noise], jobs) if jobs else []
@@ -260,15 +287,14 @@ class MixingSegments(Dataset):
 
     Item `index` picks the speech file (so an epoch of StepBatches covers the speech pool);
     everything else (crop, noise, RIRs, SNR, gain) is drawn from a generator seeded by
-    (seed, index, crop seed). Returns mixture (1, T) and targets (1, 1, T).
+    (seed, index, crop seed). Returns mixture (C, T) and targets (1, C, T).
     """
 
     sources = ("speech",)
     task = "speech"
-    channels = 1
 
     def __init__(self, mixer: RandomMixtureSampler, seed: int):
-        self.mixer, self.seed, self.sample_rate = mixer, int(seed), mixer.sr
+        self.mixer, self.seed, self.sample_rate, self.channels = mixer, int(seed), mixer.sr, mixer.channels
 
     def __len__(self) -> int:
         return len(self.mixer.speech)
@@ -276,7 +302,7 @@ class MixingSegments(Dataset):
     def __getitem__(self, key: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
         index, crop_seed = key
         draw = self.mixer.draw(np.random.default_rng([self.seed, _TRAIN, int(index), int(crop_seed)]), int(index))
-        return torch.from_numpy(draw.mixture[None]), torch.from_numpy(draw.target[None, None])
+        return torch.from_numpy(draw.mixture), torch.from_numpy(draw.target[None])
 
 
 class MixingValidation(Dataset):
@@ -284,10 +310,10 @@ class MixingValidation(Dataset):
 
     sources = ("speech",)
     task = "speech"
-    channels = 1
 
     def __init__(self, mixer: RandomMixtureSampler, seed: int, size: int):
         self.mixer, self.seed, self.size, self.sample_rate = mixer, int(seed), int(size), mixer.sr
+        self.channels = mixer.channels
 
     def __len__(self) -> int:
         return self.size
@@ -296,7 +322,7 @@ class MixingValidation(Dataset):
         if not 0 <= i < self.size:
             raise IndexError(i)
         draw = self.mixer.draw(np.random.default_rng([self.seed, _VALID, int(i)]))
-        return torch.from_numpy(draw.mixture[None]), torch.from_numpy(draw.target[None, None])
+        return torch.from_numpy(draw.mixture), torch.from_numpy(draw.target[None])
 
 
 def mixing_data(
@@ -318,7 +344,7 @@ def mixing_data(
         MixingSegments(mixer, seed),
         MixingValidation(mixer, seed, spec.valid_size),
         MixingSegments.sources,
-        1,
+        mixer.channels,
         sr,
         "speech",
         "-".join([*hashes, settings]),

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from sepflow.errors import SepflowError
 from sepflow.registry import Registry
-from sepflow.systems.base import PlanContext, System
+from sepflow.systems.base import PlanContext, System, named
 
 EXTERNAL = Registry(
     "external system",
@@ -32,12 +32,8 @@ class ExternalSystem(System):
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any], where: str, context: PlanContext) -> ExternalSystem:
-        name, args = section["external"], section.get("args") or {}
-        if name not in EXTERNAL:
-            raise EXTERNAL.unknown(name, f"{where}.external")
-        if not isinstance(args, Mapping):
-            raise SepflowError(f"{where}.args: give the system's arguments as a mapping, got {args!r}")
-        return cls(external=name, args=dict(args))
+        name, args = named(section, "external", EXTERNAL, where)
+        return cls(external=name, args=args)
 
     def check_test_set(self, split, experiment, enhance, context) -> None:
         """Built once per test set when the plan is: a missing package, a bad argument or a
