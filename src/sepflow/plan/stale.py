@@ -56,7 +56,6 @@ def stale_outputs(plan: Plan) -> Stale:
         outputs += gone
         what = "a file" if len(gone) == 1 else f"{len(gone)} files"
         reasons.append(
-            f"{what} that later outputs were made from went missing ({_listed(gone)}); "
-            "remade, with what depends on it."
+            f"{what} that later outputs were made from went missing ({_listed(gone)}); remade, with what depends on it."
         )
     return Stale(tuple(outputs), tuple(reasons))
