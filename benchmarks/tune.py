@@ -12,9 +12,10 @@ Rows:
 - "journal": in a fresh journal file, what one trial job asks of the storage (open the study,
   find its slot's trials, ask, name its slot, report at each validation, tell), for the 1st and
   the Nth trial (every open replays the journal), and the journal's size after N trials.
-- "trial job" (with --run, a finished run's folder): per trial, the job's wall time (Snakemake's
-  benchmark), the training's own seconds (history.csv) and the rest: process start, imports, the
-  study, reading the data, the objective's measurements; and the tune rule's time.
+- "trial job" (with --run, a finished run's folder): per trial, the job's wall and CPU time
+  (Snakemake's benchmark) and, for a complete trial, the training's own seconds (history.csv, the
+  objective's measurements excluded) and the rest: process start, imports, the study, reading the
+  data, the objective's measurements; and the tune rule's time.
 
 CPU seconds sit beside wall seconds: on a shared, loaded machine the wall time of the same work
 varies; CPU time much less.
@@ -24,12 +25,14 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
 import pandas as pd
+import torch
 import yaml
 
 from sepflow.plan import build_plan
@@ -93,7 +96,7 @@ def journal_rows(config: dict, trials: int) -> list[dict]:
             if slot in (0, trials - 1):
                 rows.append({"what": f"journal: storage work of trial {slot + 1}", "wall s": wall, "cpu s": cpu})
         size = Path(f"{tmp}/study.journal").stat().st_size
-    rows.append({"what": f"journal: size after {trials} trials (kB)", "wall s": size / 1000, "cpu s": float("nan")})
+    rows.append({"what": f"journal: {size / 1000:.1f} kB after {trials} trials", "wall s": float("nan")})
     return rows
 
 
@@ -104,11 +107,13 @@ def run_rows(run: Path, config: dict) -> list[dict]:
         benchmarks = run / plan.layout.results / experiment / "benchmarks"
         for slot in range(plan.experiment(experiment).system.tune.trials):
             job = pd.read_csv(benchmarks / f"tune_trial_{slot}.tsv", sep="\t").iloc[-1]
+            record = json.loads((run / plan.layout.trial_record(experiment, slot)).read_text())
             history = run / plan.layout.trial(experiment, slot) / "train" / "history.csv"
-            training = pd.read_csv(history)["seconds"].iloc[-1] if history.is_file() else float("nan")
+            complete = record["state"] == "COMPLETE"  # a pruned trial's last steps are in no history row
+            training = pd.read_csv(history)["seconds"].iloc[-1] if complete else float("nan")
             rows.append(
                 {
-                    "what": f"trial job {slot}: wall / training / rest",
+                    "what": f"trial job {slot} (trial {record['number']}, {record['state'].lower()})",
                     "wall s": job["s"],
                     "cpu s": job["cpu_time"],
                     "training s": training,
@@ -127,6 +132,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=8)
     parser.add_argument("--run", type=Path, help="a finished run's folder: per-trial job time outside training")
     args = parser.parse_args()
+    torch.set_num_threads(1)  # steady timings on a shared machine (the plan's loss checks run torch)
     config = yaml.safe_load(Path(args.config).read_text())
     rows = plan_rows(config, args.repeats) + journal_rows(config, args.trials)
     if args.run:

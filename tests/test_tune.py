@@ -91,7 +91,7 @@ def searched(tmp_path_factory):
     """Four trials, two at a time (the trials alone first, so nothing else shares the cores),
     then the rest of the run to its report."""
     workdir = tmp_path_factory.mktemp("searched")
-    config = search_config(trials=4, steps=6, params=WEIGHTS)
+    config = search_config(trials=4, steps=6, params=WEIGHTS, pruner={"name": "none"})  # pruning: its own test
     write_config(workdir, config)
     run(workdir, "all_manifests")
     run(workdir, "all_tuned")

@@ -2,7 +2,8 @@
 model as the experiment's model.pt."""
 
 from sepflow.stage import stage
-from sepflow.tune.outcome import OutcomeJob, finish_search
+from sepflow.tune.jobs import OutcomeJob
+from sepflow.tune.outcome import finish_search
 
 with stage(snakemake):
     finish_search(OutcomeJob.from_json(snakemake.params.job))

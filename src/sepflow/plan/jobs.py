@@ -5,8 +5,7 @@ from __future__ import annotations
 from sepflow.plan import Plan
 from sepflow.specs import Spec, SplitRef
 from sepflow.train.job import TrainJob
-from sepflow.tune.outcome import OutcomeJob
-from sepflow.tune.trial import TrialJob
+from sepflow.tune.jobs import OutcomeJob, TrialJob
 
 
 def train_job(plan: Plan, experiment: str) -> TrainJob:

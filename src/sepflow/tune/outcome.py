@@ -31,29 +31,11 @@ from optuna.trial import FrozenTrial, TrialState
 
 from sepflow.errors import SepflowError
 from sepflow.files import atomic_path, write_atomic
-from sepflow.specs import Spec, canonical_json
+from sepflow.specs import canonical_json
 from sepflow.systems.trained import TrainedSystem
 from sepflow.tune import study as studies
+from sepflow.tune.jobs import OutcomeJob
 from sepflow.tune.paths import set_at
-from sepflow.tune.space import PrunerSpec, SamplerSpec
-
-
-class OutcomeJob(Spec):
-    experiment: str
-    study: str
-    storage: str
-    metric: str
-    direction: str
-    trials: int
-    steps: int
-    sampler: SamplerSpec
-    pruner: PrunerSpec
-    records: list[str]
-    given: dict
-    """The experiment's model, args, data and train as the config gives them."""
-    model: str
-    files: dict[str, str]
-    """trials, best, study, history, importance (sepflow.plan.layout.TUNE_FILES)."""
 
 
 def _fail_orphans(study: optuna.Study, log: Callable[[str], None]) -> None:

@@ -32,48 +32,31 @@ from optuna.trial import FrozenTrial, TrialState
 from sepflow.data.datasets import experiment_data
 from sepflow.errors import SepflowError
 from sepflow.files import write_atomic
-from sepflow.specs import Spec, canonical_json
+from sepflow.specs import canonical_json
 from sepflow.systems.trained import TrainedSystem
-from sepflow.systems.tuned import trial_system
 from sepflow.train.loop import train
 from sepflow.train.resume import differences, load_state
 from sepflow.train.steps import step_class
 from sepflow.tune import study as studies
+from sepflow.tune.jobs import TrialJob
 from sepflow.tune.objective import OBJECTIVES, Objective, measure
-from sepflow.tune.space import Search
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
-
-
-class TrialJob(Spec):
-    """What one slot job needs (not the number of trials: raising it reruns no finished slot)."""
-
-    experiment: str
-    slot: int
-    study: str
-    storage: str
-    base: TrainedSystem
-    search: Search
-    sources: tuple[str, ...]
-    sample_rate: int
-    manifests: dict[str, str]
-    folder: str
-    device: str = "auto"
-
-    @property
-    def where(self) -> str:
-        return f"experiments.{self.experiment}.tune.params"
-
-    def trained(self, values: dict) -> TrainedSystem:
-        return trial_system(self.base, self.search, self.sources, self.sample_rate, values, self.where)
 
 
 class Reporter:
     """The training loop's on_validation hook: measures the objective, reports it at the step and
     stops the training (optuna.TrialPruned) when the pruner says so."""
 
-    def __init__(self, trial: optuna.Trial, objective: Objective, data, items: int, log: Callable[[str], None]):
-        self.trial, self.objective, self.data, self.items, self.log = trial, objective, data, items, log
+    def __init__(self, trial: optuna.Trial, objective: Objective, data, items: int, steps: int, log: Callable):
+        self.trial, self.objective, self.data, self.items, self.steps, self.log = (
+            trial,
+            objective,
+            data,
+            items,
+            steps,
+            log,
+        )
         self.values: dict[int, float] = {}
 
     def replay(self, source: FrozenTrial, upto: int) -> None:
@@ -92,7 +75,7 @@ class Reporter:
         if math.isfinite(measured.value):
             self.trial.report(measured.value, step)
             self.log(f"[trial {self.trial.number}] {name} {measured.value:.4f} at step {step}")
-        if self.trial.should_prune():
+        if step < self.steps and self.trial.should_prune():  # a trial at its budget is complete
             raise optuna.TrialPruned(f"{name} {measured.value:.4f} at step {step} is worse than the pruner allows")
 
 
@@ -214,7 +197,7 @@ def _train_trial(study: optuna.Study, job: TrialJob, log: Callable[[str], None])
     resumed = _resumed_step(out_dir, system, data)
     objective = OBJECTIVES[job.search.metric]
     items = min(recipe.valid_items or len(data.valid), len(data.valid))
-    reporter = Reporter(trial, objective, data, items, log)
+    reporter = Reporter(trial, objective, data, items, recipe.steps, log)
     earlier = _earlier_run(study, job, trial) if resumed else None
     if earlier is not None:
         reporter.replay(earlier, resumed)
