@@ -8,7 +8,8 @@ white, pink, hum or machinery noise at -5 to 5 dB SNR, with an estimate that kee
 the noise. Rows:
 
 - "raw package calls": the same numbers from the packages called directly (pesq, pystoi,
-  the composite distances, speechmos' DNSMOS), in one warm worker: the floor.
+  the composite distances of both definitions, speechmos' DNSMOS), in one warm worker: the
+  floor. The wrapper's checks (silence, the estimate's lag, reasons) are what the rows below add.
 - "speech_metrics": the library call, in warm pools of 1 and 2 workers started with
   `single_thread_worker` (one thread per numerical library); "threads not pinned" runs 2
   workers without it, as evaluation did before.
@@ -99,8 +100,10 @@ def raw(item: tuple, use_dnsmos: bool) -> dict:
         "estoi": pystoi(reference, estimate, SR, extended=True),
         "si_snr": si_snr(estimate, reference),
         "si_snr_input": si_snr(mixture, reference),
-        **composite.combine(wb, **composite.distances(reference, estimate, SR)),
     }
+    analysis = composite.Analysis(reference, estimate, SR)  # both definitions, as speech_metrics scores them
+    for name in composite.DEFINITIONS:
+        scores.update({f"{m}_{name}": v for m, v in composite.combine(wb, **analysis.distances(name)).items()})
     if use_dnsmos:
         scores.update(dnsmos.dnsmos(estimate, SR))
     return scores

@@ -95,3 +95,31 @@ def server(tmp_path):
     with LocalServer(tmp_path / "www") as srv:
         srv.root.mkdir(parents=True)
         yield srv
+
+
+@pytest.fixture
+def small_disk():
+    """mount(folder, size): a real tmpfs of `size` (e.g. "1m") at `folder`, as root; the test is
+    skipped with the reason otherwise. resize(folder, size) frees space; all are unmounted after."""
+    import os
+    import subprocess
+
+    mounted: list[Path] = []
+
+    def mount(folder: Path, size: str) -> Path:
+        if os.geteuid() != 0:
+            pytest.skip("a full disk is tested on a tmpfs, and mounting one needs root")
+        folder.mkdir(parents=True, exist_ok=True)
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True)
+        if done.returncode:
+            pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+        mounted.append(folder)
+        return folder
+
+    def resize(folder: Path, size: str) -> None:
+        subprocess.run(["mount", "-o", f"remount,size={size}", str(folder)], check=True)
+
+    mount.resize = resize
+    yield mount
+    for folder in reversed(mounted):
+        subprocess.run(["umount", "-l", str(folder)], check=False)

@@ -172,6 +172,23 @@ def test_evaluate_says_why_a_silent_estimate_is_not_scored(tmp_path, capsys):
     assert "not measured, x: pesq_wb, pesq_nb, stoi, estoi, si_snr, snr" in out and "digitally silent" in out
 
 
+def test_evaluate_says_which_estimate_is_late_and_by_how_much(tmp_path, capsys, pesq_pair):
+    clean, noisy = pesq_pair
+    for folder in ("clean", "noisy", "est"):
+        (tmp_path / folder).mkdir()
+    enhanced = clean + 0.3 * (noisy - clean)
+    for name, estimate in (("aligned", enhanced), ("late", np.concatenate([np.zeros(480), enhanced[:-480]]))):
+        sf.write(tmp_path / f"clean/{name}.wav", clean, 16000, subtype="FLOAT")
+        sf.write(tmp_path / f"noisy/{name}.wav", noisy, 16000, subtype="FLOAT")
+        sf.write(tmp_path / f"est/{name}.wav", estimate, 16000, subtype="FLOAT")
+    command = ["evaluate", str(tmp_path / "est"), str(tmp_path / "clean"), "--mixtures", str(tmp_path / "noisy")]
+    assert main([*command, "--composite", "loizou"]) == 0
+    out = capsys.readouterr().out
+    assert "not measured, late: stoi, estoi, si_snr, snr, si_snr_i, csig_loizou" in out
+    assert out.count("the estimate is 480 samples late (30.0 ms)") == 1 and "not measured, aligned" not in out
+    assert "(1 failed)" in out and "CSIG (composite.m)" in out and "CSIG (CMGAN)" not in out
+
+
 def test_evaluate_names_a_missing_estimate(tmp_path, capsys):
     (tmp_path / "clean").mkdir()
     (tmp_path / "est").mkdir()

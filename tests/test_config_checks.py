@@ -214,6 +214,13 @@ def test_testing_on_another_dataset_needs_the_channel_handling_declared():
             "unknown key (did you mean local_path?)",
         ),
         (lambda c: c["datasets"]["demo"].update(recipe="dmeo"), "datasets.demo.recipe:", "(did you mean demo?)"),
+        (
+            lambda c: c["datasets"].update(
+                musan={"recipe": "musan", "sample_rate": 16000, "checksums": {"musan.tgz": "0" * 32}}
+            ),
+            "datasets.musan.checksums.musan.tgz:",
+            "not a file this recipe downloads; its files: ['musan.tar.gz']",
+        ),
         (lambda c: EXPERIMENTS(c)["tiny"].update(model="gatewav"), "experiments.tiny.model:", "did you mean gatewave"),
         (
             lambda c: EXPERIMENTS(c)["tiny"]["train"].update(stpes=10),
@@ -227,6 +234,12 @@ def test_testing_on_another_dataset_needs_the_channel_handling_declared():
         ),
         (lambda c: c["enhance"].update(chunk_second=3), "enhance.chunk_second:", "did you mean chunk_seconds"),
         (lambda c: c.update(metric={"dnsmos": False}), "metric:", "unknown key (did you mean metrics?)"),
+        (lambda c: c["metrics"].update(composite="cmgna"), "metrics.composite:", "'cmgan' or 'loizou', got 'cmgna'"),
+        (
+            lambda c: EXPERIMENTS(c)["other"].update(label="tiny"),
+            "experiments.other.label:",
+            "'tiny' is also tiny's; tables need one name each",
+        ),
         (
             lambda c: EXPERIMENTS(c)["noisy"].update(data={"dataset": "demo"}),
             "experiments.noisy.data:",
@@ -270,7 +283,7 @@ def test_only_picks_experiments():
     [
         (
             lambda c: EXPERIMENTS(c)["tiny"]["train"].update(steps=-1.5),
-            "config: experiments.tiny.train.steps: -1.5 is not of type 'integer'",
+            "config: experiments.tiny.train.steps: input should be a valid integer, got -1.5",
         ),
         (
             lambda c: EXPERIMENTS(c)["tiny"]["args"].update(hiden=8),

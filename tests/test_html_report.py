@@ -83,8 +83,8 @@ def test_dom_has_tables_figures_and_audio(page):
     browser = _chromium()
     dom = _headless(browser, "--dump-dom", page.as_uri()).stdout
     assert dom.count("<table") >= 2  # the results and the audio examples
-    assert dom.count("<audio") == 2 * 6  # 2 items x (mixture, reference, noisy, gating, tiny, other)
-    assert dom.count("<img") == 4  # bars, distributions, spectrograms, training curves
+    assert dom.count("<audio") == 2 * 8  # 2 items x (mixture, reference and the six experiments)
+    assert dom.count("<img") == 5  # bars, distributions, gains by input SNR, spectrograms, training curves
     assert "SI-SNRi (dB)" in dom and "RTF (1 thread)" in dom
 
 
@@ -93,7 +93,8 @@ def test_snakemake_report_shows_the_results(workdir):
     snakemake(workdir, "--report", str(out))
     text = out.read_text()
     assert "var results = {}" not in text
-    for name in ("index.html", "summary.csv", "metrics.png", "bars_demo_test.png", "spectrograms_demo_test.png"):
+    shown = ("index.html", "summary.csv", "metrics.png", "bars_demo_test.png", "gain_by_snr_demo_test.png")
+    for name in (*shown, "spectrograms_demo_test.png"):
         assert f'"{name}"' in text
 
 

@@ -25,7 +25,8 @@ def workdir(tiny_run) -> Path:
 def test_report_has_finite_metrics_for_every_row(workdir):
     summary = pd.read_csv(workdir / "results/report/summary.csv")
     assert set(summary["experiment"]) == {"noisy", "gating", "deepfilternet3", "rnnoise", "tiny", "other"}
-    metric_columns = ["pesq_wb_mean", "stoi_mean", "si_snr_mean", "si_snr_i_mean", "csig_mean"]
+    # composite.m's CSIG: CMGAN's is undefined on the demo's references (digital silence around each utterance)
+    metric_columns = ["pesq_wb_mean", "stoi_mean", "si_snr_mean", "si_snr_i_mean", "csig_loizou_mean"]
     assert set(metric_columns) <= set(summary.columns)
     for _, row in summary.iterrows():
         assert all(math.isfinite(row[c]) for c in metric_columns), row.to_dict()

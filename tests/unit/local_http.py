@@ -3,15 +3,23 @@
 `cut_once` makes the first full request for a file stop after that many bytes while the
 header promises the whole file (a dropped connection); `html` serves a web page in place of
 a file, as DataShare does when it wants a login or is down; `fail_once` answers the first
-request for a file with that HTTP status.
+request for a file with that HTTP status. A client that hangs up early is not an error.
 """
 
 from __future__ import annotations
 
 import re
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        """A client that hangs up before the body (a download refused from its headers) is expected."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class LocalServer:
@@ -74,7 +82,7 @@ class LocalServer:
                     return
                 self.wfile.write(body)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = _Server(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 

@@ -174,21 +174,24 @@ def test_logged_snr_and_no_clipping(corpora):
     assert dry and reverberant
 
 
-def test_interrupted_run_leaves_nothing(tmp_path, monkeypatch):
+def test_a_failed_run_leaves_no_corpus_and_the_next_run_keeps_its_finished_pairs(tmp_path, monkeypatch):
     from sepflow.demo import corpus
 
     def fail(*args):
         raise RuntimeError("interrupted")
 
-    monkeypatch.setattr(corpus, "_dns_clean_task", fail)
-    with pytest.raises(RuntimeError):
-        synthesize_demo(
-            tmp_path / "demo",
-            {"test": 1},
-            reverb_fraction=0.0,
-            pool_sizes={"clean": 1, "noise": 0, "impulse_responses": 0},
-        )
-    assert list(tmp_path.iterdir()) == []
+    small = dict(sizes={"test": 2}, reverb_fraction=0.0, pool_sizes={"clean": 1, "noise": 0, "impulse_responses": 0})
+    with monkeypatch.context() as patch:
+        patch.setattr(corpus, "_dns_clean_task", fail)
+        with pytest.raises(RuntimeError):
+            synthesize_demo(tmp_path / "demo", **small)
+    assert [p.name for p in tmp_path.iterdir()] == [".demo.partial"]  # hidden, never taken for a corpus
+    finished = {p.name: p.stat().st_ino for p in (tmp_path / ".demo.partial/test/noisy").glob("*.wav")}
+    assert len(finished) == 2
+    synthesize_demo(tmp_path / "demo", **small)
+    assert [p.name for p in tmp_path.iterdir()] == ["demo"]
+    assert {p.name: p.stat().st_ino for p in (tmp_path / "demo/test/noisy").glob("*.wav")} == finished
+    assert len(list((tmp_path / "demo/dns/clean").glob("*.wav"))) == 1
 
 
 @pytest.mark.parametrize(

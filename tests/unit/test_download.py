@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from conftest import quiet
 
-from sepflow.data.download import Remote, fetch
+from sepflow.data.download import Remote, check_checksums, fetch, pinned
+from sepflow.data.extract import download_and_extract
 from sepflow.errors import SepflowError
 
 
@@ -119,3 +120,91 @@ def test_server_error_is_retried(server, tmp_path):
     server.fail_once["a.zip"] = 503
     assert fetch(Remote(server.url + "a.zip"), tmp_path / "raw", quiet, backoff=0.01).read_bytes() == data
     assert len(server.requests) == 2
+
+
+# --- sizes from the headers, checksum overrides, extracted archives ---------------------------
+
+
+def test_a_host_serving_another_size_stops_before_the_body_naming_url_sizes_and_the_fix(server, tmp_path):
+    data = make_zip(server.root / "a.zip")
+    remote = Remote(server.url + "a.zip", md5="0" * 32, size=len(data) + 1000)
+    for _ in range(2):  # the same message again: no "deleted, rerun to download again" loop
+        with pytest.raises(SepflowError) as err:
+            fetch(remote, tmp_path / "raw", quiet, key="datasets.corpus.checksums")
+        message = str(err.value)
+        assert f"{server.url}a.zip offers {len(data)} bytes, but a.zip is {len(data) + 1000} bytes" in message
+        assert "set datasets.corpus.checksums: {a.zip: <its sha256 or md5, as published>}" in message
+        assert "otherwise set `mirror` to a host with the original" in message
+        assert not (tmp_path / "raw/a.zip.part").exists()
+    assert len(server.requests) == 2
+
+
+def test_a_checksum_override_replaces_the_pinned_checksum_and_size(server, tmp_path):
+    old, new = make_zip(tmp_path / "old.zip", n_files=5), make_zip(server.root / "a.zip", n_files=7)
+    pinned_old = Remote(server.url + "a.zip", md5=hashlib.md5(old).hexdigest(), size=len(old))
+    for digest in (hashlib.sha256(new).hexdigest(), hashlib.md5(new).hexdigest().upper()):
+        raw = tmp_path / digest[:6]
+        path = fetch(pinned(pinned_old, {"checksums": {"a.zip": digest}}), raw, quiet)
+        assert path.read_bytes() == new
+    wrong = {"checksums": {"a.zip": "1" * 64}}
+    with pytest.raises(SepflowError, match="sha256 expected 1{64}, got .*accept it with .*a.zip: [0-9a-f]{64}"):
+        fetch(pinned(pinned_old, wrong), tmp_path / "wrong", quiet)
+    with pytest.raises(SepflowError, match=r"datasets.c.checksums.a.zip must be an md5 .* or a sha256"):
+        pinned(pinned_old, {"checksums": {"a.zip": "abc"}}, "datasets.c")
+
+
+def test_an_override_wins_over_the_hash_recorded_at_the_first_download(server, tmp_path):
+    raw = tmp_path / "raw"
+    make_zip(server.root / "a.zip")
+    fetch(Remote(server.url + "a.zip"), raw, quiet)  # no published checksum: its sha256 is recorded
+    (raw / "a.zip").unlink()
+    newer = make_zip(server.root / "a.zip", n_files=9)  # a newer release, accepted by its checksum
+    fetch(pinned(Remote(server.url + "a.zip"), {"checksums": {"a.zip": hashlib.sha256(newer).hexdigest()}}), raw, quiet)
+    assert (raw / "a.zip.sha256").read_text().split()[0] == hashlib.sha256(newer).hexdigest()
+
+
+def test_checksums_may_name_only_the_files_a_recipe_downloads():
+    remotes = [Remote("https://host/x/a.zip"), Remote("https://host/x/b.tar.gz")]
+    check_checksums({"checksums": {"b.tar.gz": "f" * 32}}, "datasets.c", remotes)
+    with pytest.raises(SepflowError, match=r"datasets.c.checksums.c.zip: not a file .*\['a.zip', 'b.tar.gz'\]"):
+        check_checksums({"checksums": {"c.zip": "f" * 32}}, "datasets.c", remotes)
+
+
+def test_an_archive_extracted_then_deleted_is_not_downloaded_again_unless_another_file_is_asked(server, tmp_path):
+    data = make_zip(server.root / "a.zip")
+    remote = Remote(server.url + "a.zip", md5=hashlib.md5(data).hexdigest(), size=len(data))
+    raw, target = tmp_path / "raw", tmp_path / "raw/a"
+    download_and_extract(remote, raw, target, quiet)
+    for name in ("a.zip", "a.zip.sha256", "a.zip.md5"):  # archives deleted to save space, records too
+        (raw / name).unlink()
+    download_and_extract(remote, raw, target, quiet)
+    assert len(server.requests) == 1 and len(list((target / "clean_testset_wav").iterdir())) == 40
+    newer = make_zip(server.root / "a.zip", n_files=3)
+    download_and_extract(
+        pinned(remote, {"checksums": {"a.zip": hashlib.sha256(newer).hexdigest()}}), raw, target, quiet
+    )
+    assert len(server.requests) == 2 and len(list((target / "clean_testset_wav").iterdir())) == 3
+
+
+def test_a_download_larger_than_the_free_space_stops_before_the_body(server, tmp_path, small_disk):
+    (server.root / "big.bin").write_bytes(bytes(3_000_000))
+    disk = small_disk(tmp_path / "disk", "1m")
+    with pytest.raises(
+        SepflowError, match=rf"no space left on the disk of {disk} \(downloading big.bin: 3.0 MB needed"
+    ):
+        fetch(Remote(server.url + "big.bin", kind="file"), disk, quiet)
+    assert list(disk.iterdir()) == []
+
+
+def test_an_archive_kept_from_before_must_be_the_file_an_override_asks_for(server, tmp_path):
+    old = make_zip(server.root / "a.zip", n_files=4)
+    raw = tmp_path / "raw"
+    fetch(Remote(server.url + "a.zip", md5=hashlib.md5(old).hexdigest()), raw, quiet)
+    newer = make_zip(server.root / "a.zip", n_files=6)
+    with pytest.raises(SepflowError, match=r"raw/a.zip is not the file asked for \(sha256 [0-9a-f]{64}; .*delete it"):
+        fetch(
+            pinned(Remote(server.url + "a.zip"), {"checksums": {"a.zip": hashlib.sha256(newer).hexdigest()}}),
+            raw,
+            quiet,
+        )
+    assert (raw / "a.zip").read_bytes() == old and len(server.requests) == 1

@@ -17,7 +17,9 @@ from threadpoolctl import threadpool_info, threadpool_limits
 from sepflow.audio import read_audio, write_audio
 from sepflow.errors import SepflowError
 from sepflow.metrics.evaluate import evaluate_items, write_metrics_csv
+from sepflow.metrics.speech import ALIGNED_COLUMNS, COMPOSITE_COLUMNS
 from sepflow.metrics.tasks import LIBRARY_LOADERS, METRIC_SETS
+from sepflow.report.tables import summarize
 
 SR = 16000
 
@@ -50,6 +52,7 @@ def test_evaluate_gives_one_finite_row_per_item_in_order(paired_items):
     items, enhanced_dir = paired_items
     df = evaluate_items(items, "speech", SR)
     assert df.columns[0] == "id" and {"pesq_wb", "stoi", "si_snr", "si_snr_i", "reasons"} <= set(df.columns)
+    assert set(COMPOSITE_COLUMNS) <= set(df.columns) and "csig" not in df  # each definition named
     assert list(df["id"]) == [item["id"] for item in items]
     assert np.isfinite(df.drop(columns=["id", "reasons"]).to_numpy()).all()
     assert (df["si_snr_i"] > 3.0).all()
@@ -152,6 +155,19 @@ def test_a_silent_estimate_gets_nan_with_a_reason_and_the_run_goes_on(paired_ite
         assert df[column].isna().tolist() == [False, True, False, False], column
     assert "silent" in df["reasons"][1]
     assert np.isfinite(df.loc[[0, 2, 3], ["stoi", "si_snr", "si_snr_i"]].to_numpy()).all()
+
+
+def test_a_30_ms_late_estimate_is_flagged_with_its_lag_and_counted_as_failed(paired_items):
+    items, enhanced_dir = paired_items
+    audio, _ = read_audio(enhanced_dir / "item_2.wav")
+    write_audio(enhanced_dir / "item_2.wav", np.concatenate([np.zeros((1, 480)), audio[:, :-480]], axis=1), SR)
+    df = evaluate_items(items, "speech", SR, dnsmos=False)
+    for column in ALIGNED_COLUMNS:
+        assert df[column].isna().tolist() == [False, False, True, False], column
+    assert "si_snr: the estimate is 480 samples late (30.0 ms)" in df["reasons"][2]
+    assert np.isfinite(df["pesq_wb"]).all() and np.isfinite(df["si_snr_input"]).all()  # PESQ aligns itself
+    row = summarize({("late", "t"): df}).iloc[0]
+    assert row["si_snr_i_failed"] == 1 and row["stoi_failed"] == 1 and row["pesq_wb_failed"] == 0
 
 
 def test_metrics_csv_is_written_whole(tmp_path, paired_items):

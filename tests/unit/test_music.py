@@ -116,6 +116,24 @@ def test_a_silent_estimate_scores_nan_not_a_stand_in(track):
     rows = score(track, estimates)
     assert all(math.isnan(rows[name][key]) for name in MUSIC_SOURCES for key in ("sdr", "sir", "sar", "isr"))
     assert math.isnan(rows["vocals"]["si_sdr"]) and rows["drums"]["si_sdr"] > 60
+    assert "sdr: museval scores no track with a digitally silent stem (estimate of vocals)" in rows["drums"]["reasons"]
+    assert rows["vocals"]["reasons"].endswith("si_sdr: the estimate is digitally silent")
+
+
+def test_a_30_ms_late_stem_is_flagged_with_its_lag_and_the_others_keep_their_scores(track, scores):
+    mixture, stems = track.audio.T, as_stems(track)
+    estimates = oracle_irm(mixture, stems)
+    late = round(0.03 * SR)
+    estimates[0, :, late:] = estimates[0, :, :-late].copy()
+    estimates[0, :, :late] = 0.0
+    rows = score(track, estimates)
+    reason = "the estimate is 1323 samples late (30.0 ms)"
+    assert all(math.isnan(rows["vocals"][key]) for key in ("sdr", "sir", "sar", "isr", "si_sdr"))
+    assert rows["vocals"]["reasons"] == "; ".join(f"{key}: {reason}" for key in ("sdr", "sir", "sar", "isr", "si_sdr"))
+    for name in MUSIC_SOURCES[1:]:  # each estimate is projected on the references alone
+        assert rows[name]["reasons"] == ""
+        assert rows[name]["sdr"] == pytest.approx(scores["oracle"][name]["sdr"], abs=1e-9)
+    assert all(row["reasons"] == "" for row in scores["oracle"].values())  # the aligned oracle is not flagged
 
 
 def test_oracle_irm_keeps_the_shape_and_sums_to_the_mixture(track):

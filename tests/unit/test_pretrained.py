@@ -1,4 +1,4 @@
-"""Released weights: fetched by URL + sha256 over local HTTP, converted from denoiser's formats."""
+"""Released weights: fetched by URL + sha256 over local HTTP, converted from denoiser's and SEMamba's formats."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from conftest import quiet
 
 from sepflow.errors import SepflowError
 from sepflow.models.demucs import Demucs
+from sepflow.models.metric_discriminator import MetricDiscriminator
 from sepflow.models.pretrained import RELEASED, Released, released_checkpoint
+from sepflow.models.semamba import SEMamba
 
 ARGS = {"hidden": 8, "depth": 3}
 
@@ -72,4 +74,54 @@ def test_wrong_sha256_and_wrong_arguments_are_clear_errors(server, tmp_path):
             tmp_path / "m.pt",
             tmp_path / "cache2",
             quiet,
+        )
+
+
+def _official_semamba_checkpoint(path) -> SEMamba:
+    """A file in the layout of SEMamba's released checkpoints (its train.py, HiFi-GAN style): the
+    generator at the official size under 'generator', beside the discriminator, both optimisers'
+    states (after a step, so they hold tensors), 'steps' and 'epoch'. Returns the generator."""
+    torch.manual_seed(0)
+    generator, discriminator = SEMamba().eval(), MetricDiscriminator()
+    optimisers = {}
+    for key, model in (("optim_g", generator), ("optim_d", discriminator)):
+        optimiser = torch.optim.AdamW(model.parameters(), lr=5e-4, betas=(0.8, 0.99))
+        for parameter in model.parameters():
+            parameter.grad = torch.full_like(parameter, 1e-3)
+        optimiser.step()
+        optimisers[key] = optimiser.state_dict()
+    state = {k: v.clone() for k, v in generator.state_dict().items()}
+    torch.save(
+        {"generator": state, "discriminator": discriminator.state_dict(), **optimisers, "steps": 1000, "epoch": 3}, path
+    )
+    generator.load_state_dict(state)
+    return generator
+
+
+def test_a_released_semamba_checkpoint_converts_with_its_generator_loaded_strictly(server, tmp_path):
+    generator = _official_semamba_checkpoint(server.root / "SEMamba_advanced.pth")
+    sha = hashlib.sha256((server.root / "SEMamba_advanced.pth").read_bytes()).hexdigest()
+    released = Released(server.url + "SEMamba_advanced.pth", sha, model="semamba")
+    out = released_checkpoint(released, tmp_path / "model.pt", tmp_path / "cache", quiet)
+    ckpt = torch.load(out, weights_only=True)
+    assert (ckpt["model"], ckpt["model_args"], ckpt["sample_rate"], ckpt["sources"]) == (
+        "semamba",
+        {},
+        16000,
+        ["speech"],
+    )
+    model = SEMamba(**ckpt["model_args"]).eval()
+    model.load_state_dict(ckpt["state_dict"], strict=True)
+    assert sum(p.numel() for p in model.parameters()) == 2_258_769  # the official size
+    x = 0.1 * torch.randn(1, 1, 4000)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), generator(x), rtol=0, atol=0)
+
+
+def test_a_semamba_discriminator_file_is_refused_naming_the_generator_file(server, tmp_path):
+    torch.save({"discriminator": MetricDiscriminator().state_dict(), "steps": 1}, server.root / "do_00001000")
+    sha = hashlib.sha256((server.root / "do_00001000").read_bytes()).hexdigest()
+    with pytest.raises(SepflowError, match=r"no 'generator' \(SEMamba's do_ files\): give the generator's file"):
+        released_checkpoint(
+            Released(server.url + "do_00001000", sha, model="semamba"), tmp_path / "m.pt", tmp_path / "cache", quiet
         )

@@ -125,8 +125,11 @@ def test_musan_parts_become_pools(server, tmp_path, monkeypatch):
     with tarfile.open(server.root / "musan.tar.gz", "w:gz") as t:
         t.add(src / "musan", arcname="musan")
     cfg = {"sample_rate": 16000, "mirror": server.url, "parts": ["noise", "music"]}
-    with pytest.raises(SepflowError, match="musan.tar.gz.*size expected 11086114085 bytes"):
-        dataset(musan, cfg).download(tmp_path / "raw0", quiet)  # the published size and md5 guard the real file
+    with pytest.raises(SepflowError, match=r"musan.tar.gz .*offers \d+ bytes, but musan.tar.gz is 11086114085 bytes"):
+        dataset(musan, cfg).download(
+            tmp_path / "raw0", quiet
+        )  # the published size guards the real file, before its body
+    assert not (tmp_path / "raw0/musan.tar.gz.part").exists()
     monkeypatch.setattr(musan, "REMOTE", with_hashes(musan.REMOTE, (server.root / "musan.tar.gz").read_bytes()))
     _, audio = run_recipe(musan, cfg, tmp_path, "musan")
     pools = manifests(cfg, musan, tmp_path, "musan")

@@ -242,3 +242,110 @@ def test_gains_need_every_item_in_the_input_row_and_an_input_to_compare_with():
     with pytest.raises(ValueError, match=r"model on t has items its input row lacks: \['b'\]"):
         with_gains({("noisy", "t"): noisy, ("model", "t"): model}, {"t": "noisy"})
     assert "pesq_wb_gain" not in with_gains({("model", "t"): model}, {})[("model", "t")]
+
+
+# --- composite definitions, labels and gains by input SNR -----------------------------------------
+
+
+def _speech_items(seed: int, gain_at_0_db: float, slope: float, n: int = 24) -> pd.DataFrame:
+    """Per-item rows whose SI-SNRi and PESQ gain fall by `slope` per dB of input SI-SNR."""
+    rng = np.random.default_rng(0)  # the same items (inputs) for every experiment
+    si_snr_input = rng.uniform(-5.0, 10.0, n)
+    noise = np.random.default_rng(seed).normal(0.0, 0.2, n)
+    si_snr_i = gain_at_0_db - slope * si_snr_input + noise
+    pesq = 1.5 + 0.1 * si_snr_input
+    return pd.DataFrame(
+        {
+            "id": [f"item_{k}" for k in range(n)],
+            "pesq_wb": pesq + (gain_at_0_db - slope * si_snr_input) / 10,
+            "stoi": np.full(n, 0.8),
+            "si_snr": si_snr_input + si_snr_i,
+            "si_snr_input": si_snr_input,
+            "si_snr_i": si_snr_i,
+            **{f"{m}_loizou": np.full(n, 2.0) for m in ("csig", "cbak", "covl")},
+            **{f"{m}_cmgan": np.full(n, 2.1) for m in ("csig", "cbak", "covl")},
+        }
+    )
+
+
+def test_a_table_shows_the_chosen_composite_definition_and_names_it():
+    from sepflow.report.tables import readable_table
+
+    summary = summarize({("model", "demo/test"): _speech_items(1, 5.0, 0.3)})
+    tables = {d: readable_table(summary, composite=d)[0] for d in ("cmgan", "loizou")}
+    assert {"CSIG (CMGAN)", "CBAK (CMGAN)", "COVL (CMGAN)"} <= set(tables["cmgan"].columns)
+    assert not any("composite.m" in c for c in tables["cmgan"].columns)
+    assert tables["loizou"]["CSIG (composite.m)"].tolist() == ["2.000 ± 0.000"]
+    assert tables["cmgan"]["CSIG (CMGAN)"].tolist() == ["2.100 ± 0.000"]
+    assert {"csig_loizou_mean", "csig_cmgan_mean"} <= set(summary.columns)  # the full summary keeps both
+
+
+def test_an_unknown_composite_definition_is_one_line_naming_the_key():
+    from sepflow.errors import SepflowError
+    from sepflow.report.tables import readable_table
+
+    summary = summarize({("model", "demo/test"): _speech_items(1, 5.0, 0.3)})
+    with pytest.raises(SepflowError, match=r"unknown composite definition 'matlab' \(metrics.composite\)"):
+        readable_table(summary, composite="matlab")
+
+
+def test_the_gain_by_snr_figure_has_one_line_per_experiment_through_bin_means():
+    from sepflow.report.plots import GAIN_BINS, gain_by_snr_figure
+
+    models = {"helps noisy input": _speech_items(1, 5.0, 0.6), "flat": _speech_items(2, 2.0, 0.0)}
+    noisy = _speech_items(0, 0.0, 0.0).assign(pesq_wb=lambda f: 1.5 + 0.1 * f["si_snr_input"])
+    gains = with_gains({("noisy", "t"): noisy, **{(name, "t"): f for name, f in models.items()}}, {"t": "noisy"})
+    frames = {name: gains[(name, "t")] for name in models}
+    fig = gain_by_snr_figure(frames)
+    assert [ax.get_title() for ax in fig.axes] == ["SI-SNRi (dB)", "PESQ wb gain"]
+    for ax in fig.axes:
+        lines = {line.get_label(): line for line in ax.get_lines() if not line.get_label().startswith("_")}
+        assert list(lines) == list(frames)
+        falling, flat = (lines[name].get_ydata() for name in frames)
+        assert len(falling) == len(flat) == GAIN_BINS  # 24 items: 5 bins of about 5
+        assert np.all(np.diff(falling) < 0) and np.ptp(flat) < 0.5 * np.ptp(falling)
+        assert len(ax.collections) == 2  # each experiment's items as points
+    si_snr_i = {line.get_label(): line for line in fig.axes[0].get_lines()}["helps noisy input"]
+    x, y = si_snr_i.get_data()
+    items = frames["helps noisy input"]
+    first = items["si_snr_input"] <= np.quantile(items["si_snr_input"], 0.2)
+    assert (x[0], y[0]) == pytest.approx((items["si_snr_input"][first].mean(), items["si_snr_i"][first].mean()))
+
+
+def test_the_report_shows_labels_and_a_gain_by_snr_plot_per_speech_test_set(tmp_path):
+    from sepflow.report.build import build_report
+
+    csvs = {}
+    for name, frame in {
+        "noisy": _speech_items(0, 0.0, 0.0).assign(si_snr_i=0.0),
+        "semamba": _speech_items(1, 5.0, 0.6),
+        "demucs": _speech_items(2, 3.0, 0.1),
+    }.items():
+        csvs[(name, "demo/test")] = tmp_path / f"{name}.csv"
+        frame.to_csv(csvs[(name, "demo/test")], index=False)
+    labels = {"semamba": "semamba (8 features, 1 block)"}
+    summary = build_report(csvs, tmp_path / "report", inputs={"demo/test": "noisy"}, composite="loizou", labels=labels)
+    assert summary["experiment"].tolist() == ["noisy", "semamba", "demucs"]  # CSVs keep the names
+    markdown = (tmp_path / "report/summary.md").read_text()
+    assert "| semamba (8 features, 1 block) |" in markdown and "| demucs " in markdown
+    assert "CSIG (composite.m)" in markdown and "CMGAN" not in markdown
+    plot = tmp_path / "report/plots/gain_by_snr_demo_test.png"
+    image = imread(plot)[..., :3]
+    pixels = [
+        (np.abs(image - np.array(matplotlib.colormaps["tab10"](e)[:3])).max(axis=-1) < 0.02).sum() for e in range(3)
+    ]
+    assert pixels[0] == 0 and min(pixels[1:]) > 200  # no line for the input; the models in their bars' colours
+    page = (tmp_path / "report/index.html").read_text()
+    assert "Gain over the input by the input&#x27;s SI-SNR" in page and "<td>semamba (8 features, 1 block)</td>" in page
+
+
+def test_two_experiments_with_one_label_are_refused(tmp_path):
+    from sepflow.errors import SepflowError
+    from sepflow.report.build import build_report
+
+    csvs = {}
+    for name in ("a", "b"):
+        csvs[(name, "t")] = tmp_path / f"{name}.csv"
+        _speech_items(1, 1.0, 0.0).to_csv(csvs[(name, "t")], index=False)
+    with pytest.raises(SepflowError, match="experiments a and b have the same label 'same'"):
+        build_report(csvs, tmp_path / "report", labels={"a": "same", "b": "same"})

@@ -6,8 +6,10 @@ estimates against references, without writing Python or a workflow config.
     sepflow evaluate enhanced/ clean/ --mixtures noisy/ --csv scores.csv
 
 Any sample rate and channel count goes in: audio is resampled to the checkpoint's rate and
-back, and a mono model hears each channel (or the downmix, --channels downmix). Errors a
-user can cause print one line and exit with status 2.
+back, and a mono model hears each channel (or the downmix, --channels downmix). Long files
+stream through in blocks, so memory does not grow with their length. Nothing is written
+into the input, and an existing output is replaced only with --overwrite. Errors a user
+can cause (a full disk among them) print one line and exit with status 2.
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Iterable
+from pathlib import Path
 
 from sepflow import __version__
 from sepflow.cli.enhance import enhance
 from sepflow.cli.evaluate import evaluate
+from sepflow.disk import FULL_ERRNOS, DiskFull
 from sepflow.errors import SepflowError
 
 USER_ERROR = 2
@@ -46,7 +50,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--overlap-seconds", type=float, default=1.0, help="offline: cross-fade between chunks")
     p.add_argument("--stream", action="store_true", help="run a causal model through its streamer, on the CPU")
     p.add_argument("--stream-chunk-ms", type=float, default=10.0, help="audio fed to the streamer per call")
-    p.add_argument("--subtype", default="PCM_16", help="output WAV sample format (PCM_16, PCM_24, FLOAT)")
+    p.add_argument("--subtype", default="PCM_16", help="output sample format (PCM_16, PCM_24, FLOAT)")
+    p.add_argument("--overwrite", action="store_true", help="replace outputs that exist (never an input)")
+    p.add_argument(
+        "--mirror-extensions",
+        action="store_true",
+        help="each output keeps its input's extension and format (x.flac -> OUTPUT/x.flac), so that "
+        "x.wav and x.flac in one folder do not collide",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(run=enhance)
 
@@ -55,7 +66,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("references", nargs="?", help="folder of clean references (speech)")
     p.add_argument("--mixtures", help="folder of the unprocessed inputs, named as the references (for SI-SNRi)")
     p.add_argument("--manifest", help="a test-set manifest instead of REFERENCES (any task)")
-    p.add_argument("--csv", help="also write the per-item metrics here")
+    p.add_argument("--csv", help="also write the per-item metrics here (both composite definitions)")
+    p.add_argument(
+        "--composite",
+        choices=("cmgan", "loizou"),
+        default="cmgan",
+        help="CSIG/CBAK/COVL shown in the table: as CMGAN's compute_metrics.py, which recent VoiceBank+DEMAND "
+        "papers used (default), or as Loizou's composite.m",
+    )
     p.add_argument("--workers", type=int, default=1, help="processes scoring items in parallel")
     p.set_defaults(run=evaluate)
     return top
@@ -67,6 +85,11 @@ def main(argv: Iterable[str] | None = None) -> int:
         args.run(args)
     except SepflowError as exc:
         print(f"sepflow {args.command}: error: {exc}", file=sys.stderr)
+        return USER_ERROR
+    except OSError as exc:  # a full disk met outside a write that names it (making a folder, say)
+        if exc.errno not in FULL_ERRNOS:
+            raise
+        print(f"sepflow {args.command}: error: {DiskFull(Path(exc.filename or '.').parent)}", file=sys.stderr)
         return USER_ERROR
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

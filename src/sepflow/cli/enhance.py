@@ -7,43 +7,42 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
+import soundfile as sf
 
-from sepflow.cli.inputs import input_files, output_paths
+from sepflow.audio.io import AudioInfo, audio_bytes, audio_info, file_format
+from sepflow.cli.inputs import input_files
+from sepflow.cli.outputs import FileJob, check_space, plan_outputs
 from sepflow.errors import SepflowError
 from sepflow.systems.external import EXTERNAL
 
 
-def _fit_length(audio: np.ndarray, n: int) -> np.ndarray:
-    """Cut or zero-pad the last axis to n samples (resampling there and back may be 1 off)."""
-    if audio.shape[-1] >= n:
-        return audio[..., :n]
-    return np.pad(audio, [(0, 0)] * (audio.ndim - 1) + [(0, n - audio.shape[-1])])
+def _streamer_separators(model, ckpt: dict, channel_mode: str, chunk_ms: float) -> Callable:
+    """Per file, a separator feeding the model's streamer chunk_ms at a time, each channel on
+    its own (or the downmix) for a mono model."""
+    from sepflow.infer.files import StreamerSeparator
+    from sepflow.models.streaming import make_streamer
 
-
-def _streaming_separator(model, ckpt: dict, channel_mode: str, chunk_ms: float) -> Callable[[np.ndarray], np.ndarray]:
-    """(channels, T) -> (1, channels', T) through the model's streamer, chunk_ms at a time,
-    each channel on its own (or the downmix) for a mono model."""
-    import torch
-
-    from sepflow.infer.offline import model_batch
-    from sepflow.models.streaming import make_streamer, stream
-
-    streamer = make_streamer(model.cpu())
+    model = model.cpu()
+    make_streamer(model)  # a model that cannot stream says so before anything is written
     if len(ckpt["sources"]) != 1:
         raise SepflowError(
             f"--stream runs single-source models; this checkpoint estimates {ckpt['sources']}. Drop --stream."
         )
     chunk = max(1, round(chunk_ms * ckpt["sample_rate"] / 1000))
-    model_channels = ckpt["channels"]
+    return lambda: StreamerSeparator(lambda: make_streamer(model), ckpt["channels"], channel_mode, chunk)
 
-    @torch.inference_mode()
-    def run(audio: np.ndarray) -> np.ndarray:
-        x = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))
-        batch, unshape = model_batch(x, model_channels, channel_mode)
-        return unshape(torch.stack([stream(streamer, b, chunk) for b in batch])[:, None]).numpy()
 
-    return run
+def _offline_separators(model, ckpt: dict, args: argparse.Namespace, device) -> Callable:
+    """Per file, the model over windows of --chunk-seconds cross-faded over --overlap-seconds."""
+    from sepflow.infer.offline import OverlapAdd, window_apply
+
+    if args.chunk_seconds <= 0:
+        raise SepflowError(f"--chunk-seconds must be positive, got {args.chunk_seconds}")
+    rate = ckpt["sample_rate"]
+    chunk, overlap = round(args.chunk_seconds * rate), round(args.overlap_seconds * rate)
+    apply = window_apply(model, len(ckpt["sources"]), ckpt["channels"], device, args.channels)
+    OverlapAdd(apply, chunk, overlap)  # a bad overlap says so before anything is written
+    return lambda: OverlapAdd(apply, chunk, overlap)
 
 
 def _progress(total_seconds: float, quiet: bool):
@@ -71,58 +70,79 @@ def _progress(total_seconds: float, quiet: bool):
     return line, lambda: None
 
 
-def _external_separator(name: str, stream: bool) -> tuple[int, list[str], Callable[[np.ndarray], np.ndarray]]:
+def _external_separators(name: str, args: argparse.Namespace) -> tuple[dict, Callable]:
     """Another toolkit's enhancer named instead of a checkpoint: it runs at its library's own
-    rate (the files are resampled to it and back, as for a checkpoint), frame by frame."""
-    if stream:
+    rate (the files are resampled to it and back, as for a checkpoint) on whole signals, so a
+    file is held in memory at that rate; returns what the CLI reads of a checkpoint, and the
+    per-file separators."""
+    from sepflow.infer.files import WholeSignalSeparator
+
+    if args.stream:
         raise SepflowError(f"{name} runs frame by frame already; drop --stream.")
     rate = EXTERNAL.build(name, 48000, ("speech",), where=name).library_rate
-    return rate, ["speech"], EXTERNAL.build(name, rate, ("speech",), where=name)
+    system = EXTERNAL.build(name, rate, ("speech",), where=name)
+    facts = {"sample_rate": rate, "sources": ["speech"], "channels": 1}
+    return facts, lambda: WholeSignalSeparator(system, args.channels)
 
 
-def _checkpoint_separator(args: argparse.Namespace, device) -> tuple[int, list[str], Callable]:
-    """A model.pt, offline in chunks or through its streamer."""
-    from sepflow.infer.offline import separate
-    from sepflow.models.checkpoint import load_model
+def _checked_jobs(args: argparse.Namespace, ckpt: dict) -> tuple[list[FileJob], list[AudioInfo], list[int]]:
+    """The files and their outputs, every check passed before anything is written: not into the
+    input, no collisions, no silent overwrites, formats that hold the subtype, enough space."""
+    from sepflow.infer.offline import output_channels
 
-    model, ckpt = load_model(args.checkpoint, device)
-    rate, sources = ckpt["sample_rate"], list(ckpt["sources"])
-    if args.stream:
-        return rate, sources, _streaming_separator(model, ckpt, args.channels, args.stream_chunk_ms)
-    if args.chunk_seconds <= 0:
-        raise SepflowError(f"--chunk-seconds must be positive, got {args.chunk_seconds}")
-    chunk, overlap = round(args.chunk_seconds * rate), round(args.overlap_seconds * rate)
-
-    def process(audio: np.ndarray) -> np.ndarray:
-        return separate(model, audio, len(sources), ckpt["channels"], chunk, overlap, device, args.channels)
-
-    return rate, sources, process
+    files, root = input_files(Path(args.input))
+    output, sources = Path(args.output), list(ckpt["sources"])
+    single = root is None and len(sources) == 1
+    if single and output.is_dir():
+        example = output / Path(args.input).with_suffix(".wav").name
+        raise SepflowError(f"{output} is a folder; give the output file's name, e.g. {example}")
+    jobs = plan_outputs(
+        files, root, output, sources, mirror_extensions=args.mirror_extensions, overwrite=args.overwrite
+    )
+    infos = [audio_info(job.source) for job in jobs]
+    empty = [job.source for job, info in zip(jobs, infos) if info.frames == 0]
+    if empty:
+        raise SepflowError(f"{empty[0]} holds no samples; remove it from the input or give another.")
+    channels = [output_channels(info.channels, ckpt["channels"], args.channels) for info in infos]
+    for job in jobs:
+        for path in job.outputs.values():
+            if not sf.check_format(file_format(path), args.subtype):
+                raise SepflowError(
+                    f"{path}: a {file_format(path)} file cannot hold --subtype {args.subtype}; "
+                    "choose PCM_16 or PCM_24 (FLOAT: WAV only)."
+                )
+    sizes = [audio_bytes(i.frames, c, args.subtype) * len(sources) for i, c in zip(infos, channels)]
+    check_space(output.parent if single else output, sizes)
+    return jobs, infos, channels
 
 
 def enhance(args: argparse.Namespace) -> None:
-    from sepflow.audio import read_audio, resample, write_audio
-    from sepflow.audio.io import audio_info
     from sepflow.device import make_accelerator
+    from sepflow.infer.files import separate_file
+    from sepflow.models.checkpoint import load_model
 
-    files, root = input_files(Path(args.input))
     device = make_accelerator(args.device, mixed_precision=False).device
     if args.checkpoint in EXTERNAL and not Path(args.checkpoint).exists():
-        rate, sources, process = _external_separator(args.checkpoint, args.stream)
+        ckpt, separators = _external_separators(args.checkpoint, args)
+        jobs, infos, channels = _checked_jobs(args, ckpt)
     else:
-        rate, sources, process = _checkpoint_separator(args, device)
-    output = Path(args.output)
-    if root is None and len(sources) == 1 and output.is_dir():
-        example = output / Path(args.input).with_suffix(".wav").name
-        raise SepflowError(f"{output} is a folder; give the output file's name, e.g. {example}")
-    durations = [info.frames / info.sample_rate for info in map(audio_info, files)]
-    advance, close = _progress(sum(durations), args.quiet)
+        model, ckpt = load_model(args.checkpoint, device)
+        jobs, infos, channels = _checked_jobs(args, ckpt)
+        if args.stream:
+            separators = _streamer_separators(model, ckpt, args.channels, args.stream_chunk_ms)
+        else:
+            separators = _offline_separators(model, ckpt, args, device)
+    advance, close = _progress(sum(info.frames / info.sample_rate for info in infos), args.quiet)
     try:
-        for file, seconds in zip(files, durations):
-            audio, sr = read_audio(file)
-            estimates = process(resample(audio, sr, rate))
-            for estimate, path in zip(estimates, output_paths(file, root, output, sources).values()):
-                back = _fit_length(resample(estimate, rate, sr), audio.shape[-1])
-                write_audio(path, back, sr, subtype=args.subtype)
-            advance(seconds, file.name)
+        for job, out_channels in zip(jobs, channels):
+            separate_file(
+                job.source,
+                job.outputs,
+                separators(),
+                ckpt["sample_rate"],
+                out_channels,
+                args.subtype,
+                progress=lambda seconds, name=job.source.name: advance(seconds, name),
+            )
     finally:
         close()

@@ -70,13 +70,14 @@ def evaluate(args: argparse.Namespace) -> None:
     if args.csv:
         write_metrics_csv(frame, args.csv)
     testset = Path(args.manifest).stem if args.manifest else Path(args.references).name
-    print(report_markdown(summarize({(Path(args.estimates).name, testset): frame})))
+    print(report_markdown(summarize({(Path(args.estimates).name, testset): frame}), args.composite))
     for line in _not_measured(frame):
         print(line)
 
 
 def _not_measured(frame) -> list[str]:
-    """Why the table's NaN cells are NaN: per item, the metrics that share a reason."""
+    """Why the table's NaN cells are NaN: per item, the metrics that share a reason (a silent
+    estimate, one late or early against its reference, an item too short for a metric)."""
     lines = []
     for row in frame.to_dict("records"):
         by_reason: dict[str, list[str]] = {}

@@ -140,10 +140,22 @@ def read_manifest(path: str | os.PathLike, root: str | os.PathLike | None = None
     return manifest
 
 
+def _remake(manifest_path: Path, file: Path) -> str:
+    """How to get a missing file back: the prepared folder it belongs to is a Snakemake target
+    (data/audio/{dataset}, named as the manifest's path names the data folder); a folder
+    deleted whole while its record remains is not remade by a plain rerun, so the message
+    names the target."""
+    folder = manifest_path.parent.parent.parent / "audio" / manifest_path.parent.name
+    if not file.resolve().is_relative_to(folder.resolve()):
+        return "restore it, or rebuild the manifest from the files there are."
+    gone = "the prepared folder is gone" if not folder.is_dir() else "a file of the prepared folder is gone"
+    return f"{gone}: remake it with `snakemake {folder}` (`snakemake all_data` remakes every dataset), then rerun."
+
+
 def _check_file(manifest_path: Path, item: dict, key: str, file: Path, sample_rate: int) -> None:
     where = f"manifest {manifest_path}, item {item['id']!r}"
     if not file.is_file():
-        raise SepflowError(f"{where}: {key} file {file} is missing; rerun the data rules or rebuild the manifest.")
+        raise SepflowError(f"{where}: {key} file {file} is missing; {_remake(manifest_path, file)}")
     info = audio_info(file)
     if info.sample_rate != sample_rate:
         raise SepflowError(

@@ -1,14 +1,24 @@
 """The prepare stage: a dataset's recipe downloads what it needs into data/raw/{dataset}
-(if it downloads), then writes data/audio/{dataset} through a temporary folder, so an
-interrupted preparation never leaves a half-made corpus behind."""
+(if it downloads), then writes data/audio/{dataset} through a hidden staging folder
+(`data/staging.py`): an interrupted preparation never leaves a half-made corpus behind, and
+the next one keeps the files it finished and does only what is missing."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
+from sepflow import __version__
 from sepflow.data.recipes.base import CorpusRecipe
-from sepflow.files import atomic_folder
+from sepflow.data.staging import resumable_folder
+from sepflow.disk import DiskFull
+
+
+def preparation_fingerprint(recipe: CorpusRecipe, seed: int) -> str:
+    """What decides a prepared folder's content: the dataset's settings, the seed and the code."""
+    options = recipe.options.model_dump(mode="json")
+    return json.dumps({"dataset": options, "seed": seed, "sepflow": __version__}, sort_keys=True)
 
 
 def prepare_dataset(
@@ -21,6 +31,12 @@ def prepare_dataset(
 ) -> Path:
     """Prepare one configured dataset (its recipe decides how) into `audio_dir`."""
     recipe.download(Path(raw_dir), log)  # checksummed and resumable; kept in raw_dir between runs
-    with atomic_folder(audio_dir) as staging:
-        recipe.prepare(staging, raw_dir=Path(raw_dir), seed=seed, workers=workers, log=log)
-    return Path(audio_dir)
+    audio_dir = Path(audio_dir)
+    try:
+        with resumable_folder(audio_dir, preparation_fingerprint(recipe, seed), log) as staging:
+            recipe.prepare(
+                staging.path, raw_dir=Path(raw_dir), seed=seed, workers=workers, log=log, journal=staging.journal
+            )
+    except DiskFull as exc:  # named after the dataset's folder, not its hidden staging
+        raise DiskFull(audio_dir.parent, exc.needed, f"preparing {audio_dir.name}") from None
+    return audio_dir

@@ -18,16 +18,22 @@ the noise. Speakers never cross splits or pools (speakers.py); noise
 types are shared, but every noise is a fresh instance.
 
 The corpus is built in a hidden sibling folder and renamed into place at the end, so an
-interrupted run leaves no half-written corpus behind.
+interrupted run leaves no half-written corpus behind; every finished task is journalled
+(`data/staging.py`), so the next run with the same settings keeps its files and makes only
+the rest (rooms are simulated again only for the splits that still need them).
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import ctypes
+import io
 import json
 import os
+import signal as posix_signal
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,15 +42,17 @@ import numpy as np
 from scipy import signal
 
 from sepflow.audio import mix_at_snr, write_audio
+from sepflow.data.staging import Journal, resumable_folder
 from sepflow.demo.noise import make_noise
 from sepflow.demo.rooms import RoomResponse, random_room
 from sepflow.demo.settings import NOISE_TYPES, DemoSettings, validate_settings
 from sepflow.demo.speakers import speaker_panels
 from sepflow.demo.speech import Speaker
-from sepflow.demo.staging import build_atomically
 from sepflow.demo.utterances import make_utterance
 from sepflow.errors import SepflowError
+from sepflow.files import write_atomic
 
+PR_SET_PDEATHSIG = 1
 PEAK_LIMIT = 0.99
 DNS_NOISE_SECONDS = 6.0
 LOG_COLUMNS = ("id", "speaker", "voice", "noise", "snr_db", "reverberant", "rt60", "seconds", "text")
@@ -97,6 +105,14 @@ _job: _Job | None = None
 def _install_job(job: _Job) -> None:
     global _job
     _job = job
+
+
+def _worker_init(job: _Job) -> None:
+    """A worker process: its job, and its end when the parent dies (a SIGKILLed run would
+    otherwise leave its idle workers waiting forever)."""
+    _install_job(job)
+    with contextlib.suppress(OSError, AttributeError):  # Linux only: elsewhere such workers stay until killed
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, posix_signal.SIGKILL)
 
 
 def _room_task(group: str, index: int) -> RoomResponse:
@@ -169,50 +185,82 @@ def _call(task: Callable, args: tuple):
     return task(*args)
 
 
-def _run(job: _Job, calls: Sequence[tuple[Callable, tuple]], workers: int, chunksize: int) -> list:
-    """Results of task(*args) for each (task, args), in order; here or in `workers` processes."""
+def _run(job: _Job, calls: Sequence[tuple[Callable, tuple]], workers: int, chunksize: int) -> Iterator:
+    """Results of task(*args) for each (task, args), in order, as they come; here or in
+    `workers` processes (an error or Ctrl-C cancels the tasks not yet started)."""
     if workers == 1 or len(calls) <= 1:
         _install_job(job)
-        return [task(*args) for task, args in calls]
-    with ProcessPoolExecutor(max_workers=workers, initializer=_install_job, initargs=(job,)) as pool:
-        return list(pool.map(_call, *zip(*calls), chunksize=chunksize))
+        yield from (task(*args) for task, args in calls)
+        return
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_init, initargs=(job,))
+    try:
+        yield from pool.map(_call, *zip(*calls), chunksize=chunksize)
+    finally:
+        pool.shutdown(cancel_futures=True)
 
 
 def _write_log(path: Path, rows: list[dict]) -> None:
-    with path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=LOG_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=LOG_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomic(path, text.getvalue())
 
 
-def _build(settings: DemoSettings, staging: Path, workers: int) -> dict:
+def _pair_key(split: str, index: int) -> str:
+    return f"pair/{split}/{index}"
+
+
+def _rooms(job: _Job, groups: list[str], workers: int) -> dict[str, list[RoomResponse]]:
+    """The simulated rooms of `groups` (splits, and "dns" for the pool's responses)."""
+    s = job.settings
+    args = [(g, k) for g in groups if g != "dns" for k in range(s.rooms_per_split)]
+    args += [("dns", k) for k in range(s.pool_sizes["impulse_responses"]) if "dns" in groups]
+    rooms: dict[str, list[RoomResponse]] = {}
+    for response, (group, _) in zip(_run(job, [(_room_task, a) for a in args], workers, chunksize=1), args):
+        rooms.setdefault(group, []).append(response)  # uneven costs: one room per worker call
+    return rooms
+
+
+def _build(settings: DemoSettings, staging: Path, workers: int, journal: Journal) -> dict:
     splits = [name for name, size in settings.sizes.items() if size > 0]
     panels = speaker_panels(list(settings.sizes) + ["dns"], settings.seed)
     speaker_ids = {spk: f"spk{i:03d}" for i, spk in enumerate(spk for panel in panels.values() for spk in panel)}
     job = _Job(settings, staging, panels, speaker_ids, rooms={})
 
-    room_groups = [name for name in splits if settings.reverb_fraction > 0]
-    room_args = [(g, k) for g in room_groups for k in range(settings.rooms_per_split)]
-    room_args += [("dns", k) for k in range(settings.pool_sizes["impulse_responses"])]
-    responses = _run(job, [(_room_task, args) for args in room_args], workers, chunksize=1)  # uneven costs
-    rooms: dict[str, list[RoomResponse]] = {}
-    for (group, _), response in zip(room_args, responses):
-        rooms.setdefault(group, []).append(response)
-    job = _Job(settings, staging, panels, speaker_ids, rooms)
+    keyed = [
+        (_pair_key(split, i), (_pair_task, (split, i)))
+        for split in settings.sizes
+        for i in range(settings.sizes[split])
+    ]
+    keyed += [(f"dns-clean/{k}", (_dns_clean_task, (k,))) for k in range(settings.pool_sizes["clean"])]
+    keyed += [(f"dns-noise/{k}", (_dns_noise_task, (k,))) for k in range(settings.pool_sizes["noise"])]
+    todo = [(key, call) for key, call in keyed if key not in journal]
+    need_rooms = {call[1][0] for key, call in todo if call[0] is _pair_task} & set(splits)
+    groups = [name for name in splits if name in need_rooms and settings.reverb_fraction > 0]
+    groups += ["dns"] if "dns-impulse-responses" not in journal else []
+    job = _Job(settings, staging, panels, speaker_ids, _rooms(job, groups, workers))
 
     for split in settings.sizes:
-        (staging / split / "clean").mkdir(parents=True)
-        (staging / split / "noisy").mkdir(parents=True)
+        (staging / split / "clean").mkdir(parents=True, exist_ok=True)
+        (staging / split / "noisy").mkdir(parents=True, exist_ok=True)
     for pool in ("clean", "noise", "impulse_responses"):
-        (staging / "dns" / pool).mkdir(parents=True)
-    calls = [(_pair_task, (split, i)) for split in settings.sizes for i in range(settings.sizes[split])]
-    calls += [(_dns_clean_task, (k,)) for k in range(settings.pool_sizes["clean"])]
-    calls += [(_dns_noise_task, (k,)) for k in range(settings.pool_sizes["noise"])]
-    results = _run(job, calls, workers, chunksize=4)
+        (staging / "dns" / pool).mkdir(parents=True, exist_ok=True)
+    for result, (key, _) in zip(_run(job, [call for _, call in todo], workers, chunksize=4), todo):
+        journal.done(key, result)  # after the task's files were written whole
+    if "dns-impulse-responses" not in journal:
+        for k, response in enumerate(job.rooms.get("dns", [])):
+            write_audio(
+                staging / "dns" / "impulse_responses" / f"rir_fileid_{k}.wav",
+                response.rir,
+                settings.sample_rate,
+                subtype="PCM_24",
+            )
+        journal.done("dns-impulse-responses", [r.rt60 for r in job.rooms.get("dns", [])])
 
     summary: dict = {"sample_rate": settings.sample_rate, "seed": settings.seed, "splits": {}}
     for split in settings.sizes:
-        rows = [row for (task, (name, *_)), row in zip(calls, results) if task is _pair_task and name == split]
+        rows = [journal.get(_pair_key(split, i)) for i in range(settings.sizes[split])]
         _write_log(staging / split / "log.csv", rows)
         summary["splits"][split] = {
             "items": len(rows),
@@ -220,21 +268,15 @@ def _build(settings: DemoSettings, staging: Path, workers: int) -> dict:
             "speakers": len({r["speaker"] for r in rows}),
             "reverberant": sum(r["reverberant"] == "yes" for r in rows),
         }
-    clean_seconds = [seconds for (task, _), seconds in zip(calls, results) if task is _dns_clean_task]
-    noise_seconds = [seconds for (task, _), seconds in zip(calls, results) if task is _dns_noise_task]
-    for k, response in enumerate(rooms.get("dns", [])):
-        write_audio(
-            staging / "dns" / "impulse_responses" / f"rir_fileid_{k}.wav",
-            response.rir,
-            settings.sample_rate,
-            subtype="PCM_24",
-        )
+    clean_seconds = [journal.get(f"dns-clean/{k}") for k in range(settings.pool_sizes["clean"])]
+    noise_seconds = [journal.get(f"dns-noise/{k}") for k in range(settings.pool_sizes["noise"])]
+    rt60 = journal.get("dns-impulse-responses")
     summary["dns"] = {
         "clean": {"files": len(clean_seconds), "seconds": round(sum(clean_seconds), 3)},
         "noise": {"files": len(noise_seconds), "seconds": round(sum(noise_seconds), 3)},
-        "impulse_responses": {"files": len(rooms.get("dns", [])), "rt60": [r.rt60 for r in rooms.get("dns", [])]},
+        "impulse_responses": {"files": len(rt60), "rt60": rt60},
     }
-    (staging / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    write_atomic(staging / "summary.json", json.dumps(summary, indent=2) + "\n")
     return summary
 
 
@@ -251,8 +293,11 @@ def synthesize_demo(
     noise_types: Sequence[str] = NOISE_TYPES,
     rt60_range: Sequence[float] = (0.2, 0.8),
     rooms_per_split: int = 8,
+    journal: Journal | None = None,
 ) -> dict:
-    """Synthesize the demo corpus into out_dir (replacing it) and return its summary.
+    """Synthesize the demo corpus into out_dir (replacing it) and return its summary. With a
+    journal, out_dir is a folder being prepared (prepare's staging); without, the corpus is
+    built in a staging folder of its own, and an interrupted call is continued by the next.
 
     sizes: items per paired split, e.g. {"train": 400, "valid": 24, "test": 32}.
     sample_rate: Hz of every file. seed: the only source of randomness.
@@ -279,4 +324,7 @@ def synthesize_demo(
     )
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise SepflowError(f"demo config: workers must be a whole number >= 1, got {workers!r}.")
-    return build_atomically(out_dir, lambda staging: _build(settings, staging, workers))
+    if journal is not None:
+        return _build(settings, Path(out_dir), workers, journal)
+    with resumable_folder(out_dir, repr(settings), log=lambda line: None) as staging:
+        return _build(settings, staging.path, workers, staging.journal)

@@ -8,8 +8,7 @@ all four stems. Drums are kick (pitch-swept sine), snare (noise plus a tone) and
 plucked chords; vocals are eSpeak phrases (speech, not singing) placed on the bar lines.
 The mixture is the sum of the stems; all five are scaled by one common factor if the
 mixture would clip, so the sum stays exact up to PCM16 rounding. Vocal speakers differ
-between train and test. Call it after synthesize_demo when writing into its folder, since
-synthesize_demo replaces its whole out_dir. The defaults (8 train and 3 test tracks of 10 s,
+between train and test. The defaults (8 train and 3 test tracks of 10 s,
 about 100 MB) synthesize in a few seconds and are enough for unet1d to beat the mixture
 baseline on every stem after 3 CPU minutes of training (benchmarks/music_demo_training.py).
 """
@@ -23,11 +22,11 @@ import numpy as np
 from scipy import signal
 
 from sepflow.audio import normalize_rms, write_audio
+from sepflow.data.staging import Journal, resumable_folder
 from sepflow.demo.corpus import limit_peaks, task_rng
 from sepflow.demo.sentences import make_sentence
 from sepflow.demo.speakers import speaker_panels
 from sepflow.demo.speech import Speaker, synthesize_speech
-from sepflow.demo.staging import build_atomically
 from sepflow.errors import SepflowError
 
 MUSIC_SAMPLE_RATE = 44100
@@ -139,9 +138,12 @@ def synthesize_music(
     seed: int = 0,
     seconds: float = 10.0,
     n_valid: int = 0,
+    journal: Journal | None = None,
 ) -> dict:
     """Write the MUSDB18-style set into out_dir (replacing it); return {split: [track names]}.
-    A valid split (for model selection, its own vocal speakers) is written when n_valid > 0."""
+    A valid split (for model selection, its own vocal speakers) is written when n_valid > 0.
+    With a journal, out_dir is a folder being prepared and finished tracks are kept; without,
+    the set is built in a staging folder of its own that an interrupted call leaves to the next."""
     for key, value in (("n_train", n_train), ("n_valid", n_valid), ("n_test", n_test), ("seed", seed)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise SepflowError(f"demo music config: {key} must be a whole number >= 0, got {value!r}.")
@@ -149,19 +151,25 @@ def synthesize_music(
         raise SepflowError(f"demo music config: seconds must be a number in [1, 120], got {seconds!r}.")
     panels = speaker_panels(["music-train", "music-test", "music-valid"], seed)
 
-    def build(staging: Path) -> dict:
+    def build(staging: Path, journal: Journal) -> dict:
         names: dict[str, list[str]] = {}
         for split, count in (("train", n_train), ("valid", n_valid), ("test", n_test)):
             if split == "valid" and not count:
                 continue
             names[split] = []
-            (staging / split).mkdir()
+            (staging / split).mkdir(exist_ok=True)
             for k in range(count):
                 name = f"synth_{split}_{k:02d}"
-                track = _track(task_rng(seed, "music", split, k), seconds, panels[f"music-{split}"])
-                for stem, audio in track.items():
-                    write_audio(staging / split / name / f"{stem}.wav", audio, MUSIC_SAMPLE_RATE)
+                if f"{split}/{name}" not in journal:
+                    track = _track(task_rng(seed, "music", split, k), seconds, panels[f"music-{split}"])
+                    for stem, audio in track.items():
+                        write_audio(staging / split / name / f"{stem}.wav", audio, MUSIC_SAMPLE_RATE)
+                    journal.done(f"{split}/{name}")
                 names[split].append(name)
         return names
 
-    return build_atomically(out_dir, build)
+    if journal is not None:
+        return build(Path(out_dir), journal)
+    settings = repr((n_train, n_valid, n_test, seed, seconds))
+    with resumable_folder(out_dir, settings, log=lambda line: None) as staging:
+        return build(staging.path, staging.journal)

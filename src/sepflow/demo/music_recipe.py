@@ -41,7 +41,7 @@ class DemoMusic(CorpusRecipe):
     def splits(self) -> dict[str, str]:
         return {name: "stems" for name in SIZES}
 
-    def prepare(self, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, log) -> None:
+    def prepare(self, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, log, journal=None) -> None:
         from sepflow.demo.music import synthesize_music
 
         sizes = self.options.sizes
@@ -52,5 +52,6 @@ class DemoMusic(CorpusRecipe):
             n_test=sizes["test"],
             seed=seed,
             seconds=float(self.options.seconds),
+            journal=journal,
         )
         log(f"demo music in {audio_dir}: {names}")

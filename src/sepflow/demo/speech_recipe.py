@@ -46,11 +46,11 @@ class DemoSpeech(CorpusRecipe):
         except SepflowError as exc:
             raise SepflowError(f"{where}: {exc}".replace("demo config: ", "")) from None
 
-    def prepare(self, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, log) -> None:
+    def prepare(self, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, log, journal=None) -> None:
         from sepflow.demo.corpus import synthesize_demo
 
         summary = synthesize_demo(
-            audio_dir, sample_rate=self.sample_rate, seed=seed, workers=workers, **self.settings()
+            audio_dir, sample_rate=self.sample_rate, seed=seed, workers=workers, journal=journal, **self.settings()
         )
         log(f"demo corpus in {audio_dir}: {summary}")
 

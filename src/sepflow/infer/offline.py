@@ -23,36 +23,84 @@ CHANNEL_MODES = ("per_channel", "downmix")
 the input's channels), or their mean (the output is mono)."""
 
 
+class OverlapAdd:
+    """apply((channels, n)) -> (sources, channels', n) over a signal fed in blocks of any size,
+    in windows of `chunk` samples overlapping by `overlap`, joined with a linear cross-fade.
+    Output comes as soon as no later window touches it, so memory is that of a window; the
+    windows and weights are those of the whole signal (its length is known at `finish`)."""
+
+    def __init__(self, apply: Callable[[torch.Tensor], torch.Tensor], chunk: int, overlap: int):
+        if not 0 <= overlap < chunk:
+            raise SepflowError(
+                f"enhance.overlap_seconds must be shorter than enhance.chunk_seconds ({overlap} >= {chunk} samples)."
+            )
+        self.apply, self.chunk, self.overlap, self.hop = apply, chunk, overlap, chunk - overlap
+        self.fade = torch.ones(chunk)
+        ramp = torch.linspace(0, 1, overlap + 2)[1:-1]
+        self.fade[:overlap], self.fade[chunk - overlap :] = ramp, ramp.flip(0)
+        self.pending: torch.Tensor | None = None  # input from sample `offset` on
+        self.offset = 0
+        self.start = 0  # the next window's first sample
+        self.out: torch.Tensor | None = None  # weighted sums from sample `emitted` on
+        self.weight = torch.zeros(0)
+        self.emitted = 0
+
+    def _window(self, stop: int, last: bool) -> None:
+        start = self.start
+        piece = self.apply(self.pending[..., start - self.offset : stop - self.offset])
+        w = self.fade[: stop - start].clone()
+        if start == 0:
+            w[: self.overlap] = 1
+        if last:
+            w[-min(self.overlap, stop - start) :] = 1
+        grow = stop - self.emitted - (self.weight.shape[0])
+        if self.out is None:
+            self.out = piece.new_zeros(*piece.shape[:-1], 0)
+        if grow > 0:
+            self.out = torch.cat([self.out, piece.new_zeros(*piece.shape[:-1], grow)], -1)
+            self.weight = torch.cat([self.weight, torch.zeros(grow)])
+        self.out[..., start - self.emitted : stop - self.emitted] += piece * w
+        self.weight[start - self.emitted : stop - self.emitted] += w
+        self.start += self.hop
+
+    def _emit(self, upto: int) -> torch.Tensor:
+        n = upto - self.emitted
+        done = self.out[..., :n] / self.weight[:n].clamp_min(1e-8)
+        self.out, self.weight, self.emitted = self.out[..., n:], self.weight[n:], upto
+        keep = self.start - self.offset  # input before the next window is not needed again
+        self.pending, self.offset = self.pending[..., keep:], self.start
+        return done
+
+    def feed(self, x: torch.Tensor) -> torch.Tensor | None:
+        """More input (channels, n); the output now final, or None."""
+        self.pending = x if self.pending is None else torch.cat([self.pending, x], -1)
+        available = self.offset + self.pending.shape[-1]
+        if available <= self.start + self.chunk:  # a window ending at the last sample is the last one
+            return None
+        while available > self.start + self.chunk:
+            self._window(self.start + self.chunk, last=False)
+        return self._emit(self.start)
+
+    def finish(self) -> torch.Tensor:
+        """The rest of the output, once the input has ended."""
+        n = self.offset + self.pending.shape[-1]
+        if self.out is None and n <= self.chunk:  # one window: the model sees the whole signal
+            return self.apply(self.pending)
+        while self.start < n - self.overlap:
+            stop = min(self.start + self.chunk, n)
+            self._window(stop, last=stop == n)
+        return self._emit(n)
+
+
 def overlap_add(
     apply: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, chunk: int, overlap: int
 ) -> torch.Tensor:
     """apply((channels, n)) -> (sources, channels', n) over (channels, T) input in chunks of
     `chunk` samples overlapping by `overlap`, joined with a linear cross-fade."""
-    n = x.shape[-1]
-    if n <= chunk:
+    if x.shape[-1] <= chunk:
         return apply(x)
-    if not 0 <= overlap < chunk:
-        raise SepflowError(
-            f"enhance.overlap_seconds must be shorter than enhance.chunk_seconds ({overlap} >= {chunk} samples)."
-        )
-    hop = chunk - overlap
-    out, weight = None, torch.zeros(n)
-    fade = torch.ones(chunk)
-    ramp = torch.linspace(0, 1, overlap + 2)[1:-1]
-    fade[:overlap], fade[chunk - overlap :] = ramp, ramp.flip(0)
-    for start in range(0, n - overlap, hop):
-        stop = min(start + chunk, n)
-        piece = apply(x[..., start:stop])
-        if out is None:
-            out = piece.new_zeros(*piece.shape[:-1], n)
-        w = fade[: stop - start].clone()
-        if start == 0:
-            w[:overlap] = 1
-        if stop == n:
-            w[-min(overlap, stop - start) :] = 1
-        out[..., start:stop] += piece * w
-        weight[start:stop] += w
-    return out / weight.clamp_min(1e-8)
+    windows = OverlapAdd(apply, chunk, overlap)
+    return torch.cat([windows.feed(x), windows.finish()], -1)
 
 
 def model_batch(x: torch.Tensor, model_channels: int, mode: str) -> tuple[torch.Tensor, Callable]:
@@ -73,6 +121,26 @@ def model_batch(x: torch.Tensor, model_channels: int, mode: str) -> tuple[torch.
     )
 
 
+def output_channels(channels: int, model_channels: int, mode: str) -> int:
+    """The channel count of the estimates of `channels`-channel audio (model_batch's rule)."""
+    batch, unshape = model_batch(torch.zeros(channels, 1), model_channels, mode)
+    return unshape(torch.zeros(batch.shape[0], 1, model_channels, 1)).shape[1]
+
+
+def window_apply(
+    model: nn.Module, n_sources: int, model_channels: int, device="cpu", channel_mode: str = "per_channel"
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """`model` as a function of one window: (channels, n) -> (sources, channels', n) on the CPU."""
+    if channel_mode not in CHANNEL_MODES:
+        raise SepflowError(f"channel mode must be one of {CHANNEL_MODES}, got {channel_mode!r}")
+
+    def apply(piece: torch.Tensor) -> torch.Tensor:
+        batch, unshape = model_batch(piece, model_channels, channel_mode)
+        return unshape(as_sources(model(batch.to(device)), n_sources).float().cpu())
+
+    return apply
+
+
 @torch.inference_mode()
 def separate(
     model: nn.Module,
@@ -85,14 +153,8 @@ def separate(
     channel_mode: str = "per_channel",
 ) -> np.ndarray:
     """Run `model` on (channels, samples) audio; (sources, channels, samples) out."""
-    if channel_mode not in CHANNEL_MODES:
-        raise SepflowError(f"channel mode must be one of {CHANNEL_MODES}, got {channel_mode!r}")
+    apply = window_apply(model, n_sources, model_channels, device, channel_mode)
     x = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))
-
-    def apply(piece: torch.Tensor) -> torch.Tensor:
-        batch, unshape = model_batch(piece, model_channels, channel_mode)
-        return unshape(as_sources(model(batch.to(device)), n_sources).float().cpu())
-
     return overlap_add(apply, x, chunk, overlap).numpy()
 
 

@@ -1,4 +1,5 @@
-"""The composite quality measures CSIG, CBAK and COVL of Hu and Loizou (2008).
+"""The composite quality measures CSIG, CBAK and COVL of Hu and Loizou (2008), in the two
+definitions tables use.
 
 Each is a linear combination of PESQ with three frame-based distances between the clean
 reference and the estimate: the log-likelihood ratio of their LPC models (LLR), the
@@ -10,20 +11,49 @@ averaged over their lowest 95 % of frames, segmental SNR clipped to [-10, 35] dB
 published coefficients. The frame loops are vectorised over frames; the tests check the
 distances against the reference code run in GNU Octave on a fixed pair.
 
+The tables of CMGAN, SEMamba, MP-SENet and most recent VoiceBank+DEMAND papers were computed
+with CMGAN's `src/tools/compute_metrics.py` instead, a port of composite.m that differs in
+three ways (read from its text; the tests check this module against a transcription of it):
+
+- its WSS divides the signals by 32768 ("int16 to float") although they are already float,
+  so every band energy falls by 90.3 dB and many more reach the 1e-10 (-100 dB) floor, where
+  their slopes stop counting: WSS comes out lower and CSIG/CBAK/COVL higher (by 0.16-0.21 on
+  the tests' PESQ pair);
+- it adds no eps when the two signals have equal lengths (ours always do): a frame that is
+  digitally silent in either signal has no LPC model (0/0), its LLR is NaN and sorts last, so
+  the 5 % trim drops up to that many such frames; beyond it the LLR is undefined (the script
+  then reports CSIG = COVL = 1.0 through max(1, nan); here they are NaN with the reason);
+- it keeps round(0.95 n) frames with Python's round (half to even), composite.m rounds half
+  up: one frame fewer when 0.95 n is an even number and a half (n = 30, 70, 110, ...).
+
+`Analysis` frames a pair once for both; the differences above are all that separates them.
+
 PESQ enters as the reference does: the raw P.862 score at 8 kHz, and at 16 kHz the
 P.862.2 wide-band MOS-LQO (P.862.2 defines no raw score, so the reference's PESQ returns
 only the mapped one there). sepflow scores at 16 kHz, so this is the wide-band PESQ column,
-as in the Python ports used by most speech enhancement papers.
+as in the Python ports used by most speech enhancement papers (CMGAN's included).
 """
 
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
+DEFINITIONS = {
+    "loizou": "composite.m (Hu & Loizou 2008, the reference)",
+    "cmgan": "CMGAN's compute_metrics.py (as in the tables of CMGAN, SEMamba, MP-SENet and most recent "
+    "VoiceBank+DEMAND papers; its WSS divides float frames by 32768)",
+}
+"""The two definitions, each giving columns `{measure}_{definition}`."""
+MEASURES = ("csig", "cbak", "covl")
 TRIM = 0.95
 """LLR and WSS average the best 95 % of frames, discarding outlier frames (the reference's alpha)."""
 SEGSNR_RANGE_DB = (-10.0, 35.0)
 """Frame SNRs are clipped to this range so silent and perfect frames do not dominate."""
+WSS_FRAME_SCALE = {"loizou": 1.0, "cmgan": 1.0 / 32768}
+"""What each definition multiplies a WSS frame by before its spectrum (see the module docstring)."""
+BAND_ENERGY_FLOOR = 1e-10
+"""Band energies below this are raised to it before the dB scale (both definitions)."""
 
 # Critical bands of the WSS measure (centre frequency, bandwidth) in Hz, from Klatt via the reference.
 _CENTRES = np.array(
@@ -95,13 +125,17 @@ def _frames(signal: np.ndarray, sample_rate: int) -> np.ndarray:
     if count < 1:
         raise ValueError(f"signal of {signal.size} samples is shorter than one 30 ms frame")
     window = 0.5 * (1.0 - np.cos(2.0 * np.pi * np.arange(1, length + 1) / (length + 1)))
-    starts = np.arange(count) * hop
-    return signal[starts[:, None] + np.arange(length)] * window
+    return sliding_window_view(signal, length)[::hop][:count] * window
 
 
-def _trimmed_mean(values: np.ndarray) -> float:
-    """Mean of the lowest 95 % (rounded half up as MATLAB's round does)."""
-    keep = int(np.floor(values.size * TRIM + 0.5))
+def _kept(frames: int, definition: str) -> int:
+    """How many of the lowest frames a trimmed mean keeps: round(0.95 n) as MATLAB rounds (half
+    up) in composite.m, as Python rounds (half to even) in compute_metrics.py."""
+    return int(np.floor(frames * TRIM + 0.5)) if definition == "loizou" else round(frames * TRIM)
+
+
+def _trimmed_mean(values: np.ndarray, keep: int) -> float:
+    """Mean of the `keep` lowest values; NaN values sort last (numpy's order, as in CMGAN's)."""
     return float(np.mean(np.sort(values)[:keep]))
 
 
@@ -134,18 +168,19 @@ def _nearest_peaks(energy: np.ndarray, slope: np.ndarray) -> np.ndarray:
     return np.take_along_axis(energy, index, axis=1)
 
 
-def wss(reference: np.ndarray, estimate: np.ndarray, sample_rate: int) -> np.ndarray:
-    """Weighted spectral slope distance of each frame (Klatt 1982, as in the reference)."""
-    ref_frames, est_frames = _frames(reference, sample_rate), _frames(estimate, sample_rate)
-    n_fft = 2 ** int(np.ceil(np.log2(2 * ref_frames.shape[1])))
+def _band_power(frames: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Power of each windowed frame in the 25 critical bands, shape (frames, 25)."""
+    n_fft = 2 ** int(np.ceil(np.log2(2 * frames.shape[1])))
     filters = _critical_band_filters(sample_rate, n_fft // 2)
+    return (np.abs(np.fft.rfft(frames, n_fft, axis=1)[:, : n_fft // 2]) ** 2) @ filters.T
 
-    def band_energy_db(frames: np.ndarray) -> np.ndarray:
-        power = np.abs(np.fft.rfft(frames, n_fft, axis=1)[:, : n_fft // 2]) ** 2
-        return 10.0 * np.log10(np.maximum(power @ filters.T, 1e-10))
 
+def _wss(reference_power: np.ndarray, estimate_power: np.ndarray, frame_scale: float) -> np.ndarray:
+    """Weighted spectral slope distance of each frame (Klatt 1982, as in the reference), from
+    the band powers of frames multiplied by `frame_scale`."""
     weights, slopes = [], []
-    for energy in (band_energy_db(ref_frames), band_energy_db(est_frames)):
+    for power in (reference_power, estimate_power):
+        energy = 10.0 * np.log10(np.maximum(power * frame_scale**2, BAND_ENERGY_FLOOR))
         slope = np.diff(energy, axis=1)
         peaks = _nearest_peaks(energy, slope)
         below = energy[:, :-1]
@@ -173,17 +208,16 @@ def _levinson(autocorrelation: np.ndarray) -> np.ndarray:
     return np.concatenate([np.ones((frames, 1)), -a], axis=1)
 
 
-def llr(reference: np.ndarray, estimate: np.ndarray, sample_rate: int) -> np.ndarray:
+def _llr(ref_frames: np.ndarray, est_frames: np.ndarray, sample_rate: int) -> np.ndarray:
     """Log-likelihood ratio of each frame's LPC models (order 10 below 10 kHz, else 16)."""
     order = 10 if sample_rate < 10000 else 16
     lags = np.arange(order + 1)
 
     def autocorrelation(frames: np.ndarray) -> np.ndarray:
         n = frames.shape[1]
-        return np.stack([np.sum(frames[:, : n - k] * frames[:, k:], axis=1) for k in lags], axis=1)
+        return np.stack([np.einsum("fi,fi->f", frames[:, : n - k], frames[:, k:]) for k in lags], axis=1)
 
-    r_ref = autocorrelation(_frames(reference, sample_rate))
-    r_est = autocorrelation(_frames(estimate, sample_rate))
+    r_ref, r_est = autocorrelation(ref_frames), autocorrelation(est_frames)
     toeplitz = r_ref[:, np.abs(lags[:, None] - lags[None, :])]
     a_ref, a_est = _levinson(r_ref), _levinson(r_est)
     numerator = np.einsum("fi,fij,fj->f", a_est, toeplitz, a_est)
@@ -191,25 +225,72 @@ def llr(reference: np.ndarray, estimate: np.ndarray, sample_rate: int) -> np.nda
     return np.log(numerator / denominator)
 
 
-def segmental_snr(reference: np.ndarray, estimate: np.ndarray, sample_rate: int) -> np.ndarray:
+def _segmental_snr(ref_frames: np.ndarray, est_frames: np.ndarray) -> np.ndarray:
     """SNR of each frame in dB, clipped to SEGSNR_RANGE_DB."""
     eps = np.finfo(np.float64).eps
-    ref_frames, est_frames = _frames(reference, sample_rate), _frames(estimate, sample_rate)
     signal = np.sum(ref_frames**2, axis=1)
     noise = np.sum((ref_frames - est_frames) ** 2, axis=1)
     return np.clip(10.0 * np.log10(signal / (noise + eps) + eps), *SEGSNR_RANGE_DB)
 
 
-def distances(reference: np.ndarray, estimate: np.ndarray, sample_rate: int) -> dict[str, float]:
+def _silent_frames(signal: np.ndarray, count: int, sample_rate: int) -> np.ndarray:
+    """Which of the first `count` frames hold only zeros."""
+    length = round(0.03 * sample_rate)
+    nonzero = np.concatenate([[0], np.cumsum(signal != 0)])
+    starts = np.arange(count) * (length // 4)
+    return nonzero[starts + length] == nonzero[starts]
+
+
+class Analysis:
+    """The frame distances of one pair, computed once for both definitions.
+
+    Frames are taken from the signals plus eps, as composite.m does. compute_metrics.py adds
+    none, which changes a frame's distances only where the frame is digitally silent (by
+    about 1e-12 elsewhere): there its LLR is NaN, and that is what `distances("cmgan")` uses.
+    Raises ValueError when the signals are shorter than one 30 ms frame.
+    """
+
+    def __init__(self, reference: np.ndarray, estimate: np.ndarray, sample_rate: int):
+        eps = np.finfo(np.float64).eps  # the reference adds eps so no frame is exactly zero
+        reference = np.asarray(reference, dtype=np.float64).reshape(-1)
+        estimate = np.asarray(estimate, dtype=np.float64).reshape(-1)
+        ref_frames, est_frames = _frames(reference + eps, sample_rate), _frames(estimate + eps, sample_rate)
+        self.frames = ref_frames.shape[0]
+        silent = _silent_frames(reference, self.frames, sample_rate) | _silent_frames(
+            estimate, self.frames, sample_rate
+        )
+        self.silent_frames = int(silent.sum())
+        power = _band_power(ref_frames, sample_rate), _band_power(est_frames, sample_rate)
+        self._wss = {definition: _wss(*power, WSS_FRAME_SCALE[definition]) for definition in DEFINITIONS}
+        with np.errstate(divide="ignore", invalid="ignore"):
+            llr = _llr(ref_frames, est_frames, sample_rate)
+        self._llr = {"loizou": llr, "cmgan": np.where(silent, np.nan, llr)}
+        self._segsnr = float(np.mean(_segmental_snr(ref_frames, est_frames)))
+
+    def distances(self, definition: str = "loizou") -> dict[str, float]:
+        """The ingredients `combine` takes: llr and wss (trimmed means) and segsnr. The
+        published-tables LLR is NaN when `undefined` says why."""
+        keep = _kept(self.frames, definition)
+        return {
+            "llr": _trimmed_mean(self._llr[definition], keep),
+            "wss": _trimmed_mean(self._wss[definition], keep),
+            "segsnr": self._segsnr,
+        }
+
+    def undefined(self, definition: str) -> str | None:
+        """Why the definition's LLR (so CSIG and COVL) is NaN, or None when it is defined."""
+        dropped = self.frames - _kept(self.frames, definition)
+        if definition == "loizou" or self.silent_frames <= dropped:
+            return None
+        return (
+            f"CMGAN's LLR is undefined: {self.silent_frames} of {self.frames} frames are digitally silent in "
+            f"the reference or the estimate, more than the {dropped} its 5 % trim drops (its script reports 1.0)"
+        )
+
+
+def distances(reference: np.ndarray, estimate: np.ndarray, sample_rate: int, definition: str = "loizou") -> dict:
     """The three distances the composite measures combine: llr, wss (trimmed means) and segsnr."""
-    eps = np.finfo(np.float64).eps  # the reference adds eps so no frame is exactly zero
-    reference = np.asarray(reference, dtype=np.float64).reshape(-1) + eps
-    estimate = np.asarray(estimate, dtype=np.float64).reshape(-1) + eps
-    return {
-        "llr": _trimmed_mean(llr(reference, estimate, sample_rate)),
-        "wss": _trimmed_mean(wss(reference, estimate, sample_rate)),
-        "segsnr": float(np.mean(segmental_snr(reference, estimate, sample_rate))),
-    }
+    return Analysis(reference, estimate, sample_rate).distances(definition)
 
 
 def combine(pesq: float, llr: float, wss: float, segsnr: float) -> dict[str, float]:

@@ -5,7 +5,9 @@ and `estimates` ({source: path}); the caller resolves them from the manifest and
 enhanced folder's layout. The task's metric set (sepflow.metrics.tasks) gives each item's
 rows. Every problem a user can cause (a missing or corrupt file, a wrong rate, lengths
 that do not match, a silent reference) stops the run with one SepflowError naming the
-file and the fix.
+file and the fix. An estimate that is late or early against its reference is not such a
+problem but a result: the metric sets score it NaN where a delay would decide the number,
+with the lag as the reason (sepflow.metrics.lag), and the tables count it as failed.
 """
 
 from __future__ import annotations

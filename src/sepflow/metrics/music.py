@@ -7,7 +7,14 @@ every stem in it), and museval refuses a track where a whole reference or estima
 silent, so that track's BSSEval values are NaN for every stem (SI-SDR is still scored for
 the stems where it is defined). A track's score per stem is the median over its scored frames, and a
 test set's the median over tracks (`median_over_tracks`). SI-SDR over the whole stem, all
-channels together, sits beside them. Undefined values stay NaN, never a stand-in number.
+channels together, sits beside them. Undefined values stay NaN, never a stand-in number, and
+each row's `reasons` says why.
+
+A stem estimate that is late or early against its reference (sepflow.metrics.lag) gets NaN
+for every metric, with its lag as the reason: SI-SDR compares samples at equal times, and
+BSSEval's 512-tap distortion filter absorbs a delay only partly (up to 11.6 ms late, never
+early), so its numbers would measure the delay. Each estimate is projected on the references
+alone, so the other stems' rows are unaffected.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from sepflow.audio import si_snr
+from sepflow.metrics.lag import misalignment
 
 BSS_METRICS = ("sdr", "sir", "sar", "isr")
 MUSIC_METRICS = (*BSS_METRICS, "si_sdr")
@@ -37,10 +45,34 @@ def si_sdr(estimate: np.ndarray, reference: np.ndarray) -> float:
     return si_snr(estimate, reference)
 
 
+def _reasons(names: list[str], ref: np.ndarray, est: np.ndarray, sample_rate: int) -> dict[str, dict[str, str]]:
+    """{source: {metric: why it is NaN}} for silent stems and stems out of time with their references."""
+    silent = [
+        f"{role} of {name}"
+        for j, name in enumerate(names)
+        for role, x in (("reference", ref[j]), ("estimate", est[j]))
+        if not np.any(x)
+    ]
+    reasons = {}
+    for j, name in enumerate(names):
+        why = {}
+        if silent:
+            why.update(
+                dict.fromkeys(BSS_METRICS, f"museval scores no track with a digitally silent stem ({silent[0]})")
+            )
+        if not np.any(ref[j]) or not np.any(est[j]):
+            why["si_sdr"] = f"the {'reference' if not np.any(ref[j]) else 'estimate'} is digitally silent"
+        elif late := misalignment(est[j].T, ref[j].T, sample_rate):
+            why = dict.fromkeys(MUSIC_METRICS, late)
+        reasons[name] = why
+    return reasons
+
+
 def music_metrics(
     references: Mapping[str, np.ndarray], estimates: Mapping[str, np.ndarray], sample_rate: int
 ) -> list[dict]:
-    """One row per source of one track: {"source", "sdr", "sir", "sar", "isr", "si_sdr"}.
+    """One row per source of one track: {"source", "sdr", "sir", "sar", "isr", "si_sdr",
+    "reasons"}, the reasons naming each NaN metric and why ("sdr: ...; si_sdr: ...").
 
     references and estimates map the same source names to (time, channels) arrays of equal
     shape (museval's layout). BSSEval values are medians over 1 s frames.
@@ -62,14 +94,14 @@ def music_metrics(
             warnings.simplefilter("ignore", RuntimeWarning)  # log10 of 0 in frames museval scores as -inf
             sdr, isr, sir, sar = museval.evaluate(ref, est, win=sample_rate, hop=sample_rate, mode="v4")
         frames = {"sdr": sdr, "sir": sir, "sar": sar, "isr": isr}
-    return [
-        {
-            "source": name,
-            **{key: _nanmedian(np.asarray(frames[key][j], dtype=np.float64)) for key in BSS_METRICS},
-            "si_sdr": si_sdr(est[j], ref[j]),
-        }
-        for j, name in enumerate(names)
-    ]
+    reasons = _reasons(names, ref, est, sample_rate)
+    rows = []
+    for j, name in enumerate(names):
+        row = {key: _nanmedian(np.asarray(frames[key][j], dtype=np.float64)) for key in BSS_METRICS}
+        row = {"source": name, **row, "si_sdr": si_sdr(est[j], ref[j])}
+        row.update(dict.fromkeys(reasons[name], float("nan")))
+        rows.append({**row, "reasons": "; ".join(f"{key}: {why}" for key, why in reasons[name].items())})
+    return rows
 
 
 def median_over_tracks(rows: Iterable[Mapping]) -> list[dict]:

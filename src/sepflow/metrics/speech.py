@@ -2,9 +2,16 @@
 
 Intrusive metrics compare an estimate with its clean reference: PESQ (wide and narrow
 band), STOI and extended STOI, SI-SNR and SNR, the SI-SNR of the unprocessed mixture and
-the improvement over it, and the composite CSIG, CBAK and COVL. DNSMOS needs no reference,
-so recordings without one are scored with `nonintrusive_metrics`. Inputs are 1-D arrays of
-equal length at one sample rate; the caller reads and aligns them.
+the improvement over it, and the composite CSIG, CBAK and COVL in both definitions (composite.m's
+`_loizou` and the published tables' `_cmgan`, see sepflow.metrics.composite). DNSMOS needs no
+reference, so recordings without one are scored with `nonintrusive_metrics`. Inputs are 1-D
+arrays of equal length at one sample rate; the caller reads them and cuts them to one length.
+
+An estimate that is late or early against its reference (sepflow.metrics.lag) gets NaN,
+with its lag as the reason, for every metric that compares it with the reference at equal
+times (ALIGNED_COLUMNS). PESQ keeps its score: P.862 estimates the delay and aligns the
+signals itself, so its number for a late estimate is the one PESQ is defined to give, and
+DNSMOS needs no reference; both mean the same for a late estimate as for any other.
 
 A metric that is undefined for an item (a silent estimate, a reference too short, PESQ
 finding no speech) is NaN and its reason is returned beside it, never a stand-in number, so
@@ -24,11 +31,15 @@ from pystoi.stoi import N_FRAME as _STOI_FRAME
 from pystoi.stoi import N as _STOI_FRAMES
 
 from sepflow.audio import resample, rms_db, si_snr
-from sepflow.metrics import composite
+from sepflow.errors import SepflowError
+from sepflow.metrics import composite as _composite_measures
+from sepflow.metrics import lag
+from sepflow.metrics.composite import DEFINITIONS as COMPOSITE_DEFINITIONS
 from sepflow.metrics.dnsmos import DNSMOS_MODEL
 from sepflow.metrics.dnsmos import dnsmos as _dnsmos
 
-COMPOSITE_COLUMNS = ("csig", "cbak", "covl")
+COMPOSITE_COLUMNS = tuple(f"{m}_{name}" for name in COMPOSITE_DEFINITIONS for m in _composite_measures.MEASURES)
+"""csig_loizou, cbak_loizou, covl_loizou, csig_cmgan, ...: a bare `csig` could be either."""
 DNSMOS_COLUMNS = ("dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl")
 INTRUSIVE_COLUMNS = (
     "pesq_wb",
@@ -43,6 +54,9 @@ INTRUSIVE_COLUMNS = (
 )
 SPEECH_COLUMNS = (*INTRUSIVE_COLUMNS, *DNSMOS_COLUMNS)
 """Every speech metric, in table order."""
+ALIGNED_COLUMNS = ("stoi", "estoi", "si_snr", "snr", "si_snr_i", *COMPOSITE_COLUMNS)
+"""The metrics that compare the estimate with the reference at equal times (samples or 30 ms
+frames): what a late or early estimate cannot be scored on."""
 
 PESQ_RATE = 16000
 """PESQ (and the composite measures built on it) run at 16 kHz; other rates are resampled."""
@@ -69,14 +83,24 @@ PESQ_CUT_WINDOW_S = 0.1
 """Segments are cut at the centre of the quietest 100 ms of the reference, between pauses."""
 
 
-def provenance() -> dict[str, str]:
-    """How each group of columns was computed (packages, versions, modes), for a table's notes."""
+def provenance(composite: str = "cmgan") -> dict[str, str]:
+    """How each group of columns was computed (packages, versions, modes), for a table's notes;
+    `composite` is the definition of CSIG/CBAK/COVL the table shows."""
+    if composite not in COMPOSITE_DEFINITIONS:
+        raise SepflowError(
+            f"unknown composite definition {composite!r} (metrics.composite); choose one of "
+            f"{', '.join(COMPOSITE_DEFINITIONS)}."
+        )
     return {
         "pesq": f"pesq {version('pesq')}: MOS-LQO, wb P.862.2 and nb P.862.1, at {PESQ_RATE} Hz; "
         f"items over {PESQ_SEGMENT_S:g} s scored in segments, duration-weighted mean",
         "stoi": f"pystoi {version('pystoi')}: STOI and extended STOI",
         "si_snr": "SI-SNR (zero-mean, Le Roux et al. 2019) and SNR in dB; si_snr_i against the mixture",
-        "composite": "CSIG/CBAK/COVL, Hu & Loizou 2008 (composite.m), with the wb PESQ column",
+        "composite": f"CSIG/CBAK/COVL (Hu & Loizou 2008) as {COMPOSITE_DEFINITIONS[composite]}, with the wb "
+        f"PESQ column; the per-item CSV has both definitions ({', '.join(COMPOSITE_DEFINITIONS)})",
+        "alignment": f"each estimate cross-correlated with its reference over ±{1000 * lag.MAX_LAG_S:g} ms; one "
+        f"late or early by more than {1000 * lag.TOLERANCE_S:g} ms is not scored on {', '.join(ALIGNED_COLUMNS[:5])} "
+        "and the composite (NaN with its lag); PESQ aligns itself and keeps its score",
         "dnsmos": f"{DNSMOS_MODEL}, onnxruntime {version('onnxruntime')}",
         "resampler": f"soxr {version('soxr')} HQ to {PESQ_RATE} Hz where a metric needs it",
         "silence": f"signals below {NEAR_SILENCE_DBFS:g} dBFS RMS are not scored (NaN with a reason)",
@@ -209,15 +233,22 @@ class _Scores:
         )
 
 
-def _composite(reference: np.ndarray, estimate: np.ndarray, sample_rate: int, pesq_wb: float) -> dict[str, float]:
+def _composite(reference: np.ndarray, estimate: np.ndarray, sample_rate: int, pesq_wb: float) -> tuple[dict, dict]:
+    """Both definitions' columns from one analysis, and {column: reason} for those undefined."""
     if sample_rate != PESQ_RATE:
         reference = resample(reference, sample_rate, PESQ_RATE)
         estimate = resample(estimate, sample_rate, PESQ_RATE)
     try:
-        ingredients = composite.distances(reference, estimate, PESQ_RATE)
+        analysis = _composite_measures.Analysis(reference, estimate, PESQ_RATE)
     except ValueError as error:  # shorter than one 30 ms frame
         raise Unmeasurable(str(error)) from error
-    return composite.combine(pesq_wb, **ingredients)
+    values, reasons = {}, {}
+    for name in COMPOSITE_DEFINITIONS:
+        for measure, value in _composite_measures.combine(pesq_wb, **analysis.distances(name)).items():
+            values[f"{measure}_{name}"] = value
+            if not np.isfinite(value):
+                reasons[f"{measure}_{name}"] = analysis.undefined(name) or f"{measure} came out as {value}"
+    return values, reasons
 
 
 def _audible_dnsmos(estimate: np.ndarray, sample_rate: int) -> dict[str, float]:
@@ -244,6 +275,10 @@ def _score_intrusive(
     _check_audible(estimate, "the estimate")
     scores.measure(("pesq_wb",), lambda: pesq(reference, estimate, sample_rate, "wb"))
     scores.measure(("pesq_nb",), lambda: pesq(reference, estimate, sample_rate, "nb"))
+    late = lag.misalignment(estimate, reference, sample_rate)
+    if late:
+        scores.skip(ALIGNED_COLUMNS, late)
+        return
     scores.measure(("stoi",), lambda: stoi(reference, estimate, sample_rate))
     scores.measure(("estoi",), lambda: stoi(reference, estimate, sample_rate, extended=True))
     scores.measure(("si_snr",), lambda: si_snr(estimate, reference))
@@ -256,10 +291,15 @@ def _score_intrusive(
     missing = scores.reason("pesq_wb")
     if missing:
         scores.skip(COMPOSITE_COLUMNS, f"needs wide-band PESQ: {missing}")
-    else:
-        scores.measure(
-            COMPOSITE_COLUMNS, lambda: _composite(reference, estimate, sample_rate, scores.values["pesq_wb"])
-        )
+        return
+    try:
+        values, reasons = _composite(reference, estimate, sample_rate, scores.values["pesq_wb"])
+    except Unmeasurable as reason:
+        scores.skip(COMPOSITE_COLUMNS, str(reason))
+        return
+    scores.values.update(values)
+    for column, reason in reasons.items():
+        scores.skip((column,), reason)
 
 
 def speech_metrics(

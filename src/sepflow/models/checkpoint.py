@@ -20,6 +20,8 @@ from sepflow.files import atomic_path
 from sepflow.models import build_model
 
 MODEL_KEYS = ("model", "model_args", "sample_rate", "task", "sources", "channels", "state_dict")
+TRAINING_KEYS = {"fingerprint", "model_state", "step_state"}
+"""What a training state (train/last.pt) holds in place of a model's keys."""
 
 
 def atomic_save(obj: dict, path: str | os.PathLike) -> Path:
@@ -44,6 +46,18 @@ def model_checkpoint(model_name: str, model_args: dict, data, model: nn.Module) 
     }
 
 
+def training_state_message(path: Path, step: int | None) -> str:
+    """Why a training state is not a model, and which files are (those that exist are named)."""
+    folder = path.parent
+    candidates = [folder.parent / "model.pt", folder / "best.pt"]
+    models = [str(p) for p in candidates if p.is_file()] or [str(p) for p in candidates]
+    at = f" at step {step}" if step is not None else ""
+    return (
+        f"{path} is a training state (where a run resumes{at}), not a model; give "
+        f"{' or '.join(models)} instead, and keep {path.name}: a rerun of the training continues from it."
+    )
+
+
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
     """Load any sepflow checkpoint safely (weights_only=True); a bad file is a clear error."""
     path = Path(path)
@@ -53,6 +67,8 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:
         raise SepflowError(f"cannot load checkpoint {path}: {exc}. Delete it and retrain.") from None
+    if TRAINING_KEYS <= set(ckpt):
+        raise SepflowError(training_state_message(path, ckpt.get("step")))
     missing = [k for k in MODEL_KEYS if k not in ckpt]
     if missing:
         raise SepflowError(

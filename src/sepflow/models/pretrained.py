@@ -7,6 +7,12 @@ runs save packages {'class', 'args', 'kwargs', 'state'} (or {'model': package, '
 Our `demucs` has the same parameter names and shapes, so the state dict loads unchanged.
 A package's pickled class reference is read as a name only: denoiser need not be installed,
 and nothing but tensors, containers and that name is unpickled.
+
+SEMamba (Chao et al. 2024) releases the training checkpoint of its generator, HiFi-GAN
+style: {'generator': state_dict} (its inference.py loads `ckpts/SEMamba_advanced.pth` with
+`load_state_dict(state_dict['generator'])`); a checkpoint may carry more, such as the
+'discriminator', the optimisers' states ('optim_g', 'optim_d'), 'steps' and 'epoch'. The
+generator's state dict loads strictly into our `semamba` at its default arguments.
 """
 
 from __future__ import annotations
@@ -82,11 +88,21 @@ def _load(path: Path) -> dict:
     try:
         return torch.load(path, map_location="cpu", weights_only=False, pickle_module=_names_only)
     except Exception as exc:
-        raise SepflowError(f"cannot read {path} as a state dict or a denoiser package ({exc}).") from None
+        raise SepflowError(
+            f"cannot read {path} as a state dict, a denoiser package or a SEMamba checkpoint ({exc})."
+        ) from None
 
 
 def state_and_args(obj: dict) -> tuple[dict, dict]:
-    """(state dict, constructor keyword arguments) from a state dict or a denoiser package."""
+    """(state dict, constructor keyword arguments) from a state dict, a denoiser package or a
+    SEMamba checkpoint (the generator's state dict; the rest, discriminator included, is unused)."""
+    if isinstance(obj.get("generator"), dict):
+        return dict(obj["generator"]), {}
+    if "discriminator" in obj:
+        raise SepflowError(
+            "a checkpoint with a 'discriminator' but no 'generator' (SEMamba's do_ files): "
+            "give the generator's file (g_..., or the released SEMamba_advanced.pth)."
+        )
     if "model" in obj and isinstance(obj["model"], dict):  # a training checkpoint of denoiser
         package = dict(obj["model"])
         if "best_state" in obj:
@@ -100,7 +116,7 @@ def state_and_args(obj: dict) -> tuple[dict, dict]:
         return dict(obj["state"]), dict(obj.get("kwargs", {}))
     if all(isinstance(v, torch.Tensor) for v in obj.values()):
         return dict(obj), {}
-    raise SepflowError(f"not a state dict or a denoiser package (keys {sorted(obj)[:5]}).")
+    raise SepflowError(f"not a state dict, a denoiser package or a SEMamba checkpoint (keys {sorted(obj)[:5]}).")
 
 
 def convert(obj: dict, released: Released) -> dict:

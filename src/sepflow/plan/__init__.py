@@ -43,6 +43,10 @@ class Threads(Spec):
 
 class MetricsOptions(Spec):
     dnsmos: Flag = Field(default=True, description="DNSMOS SIG/BAK/OVRL; false leaves them NaN with the reason")
+    composite: Literal["cmgan", "loizou"] = Field(
+        default="cmgan",
+        description="the CSIG/CBAK/COVL the tables show: CMGAN's compute_metrics.py (as recent papers) or composite.m",
+    )
 
 
 class RunSettings(Spec):
@@ -130,6 +134,14 @@ def build_plan(config: Mapping[str, Any]) -> Plan:
     experiments = {
         name: _experiment(name, section, settings, context) for name, section in settings.experiments.items()
     }
+    labels = {}
+    for name, experiment in experiments.items():
+        shown = experiment.label or name
+        if shown in labels:
+            raise SepflowError(
+                f"experiments.{name}.label: {shown!r} is also {labels[shown]}'s; tables need one name each"
+            )
+        labels[shown] = name
     for name in settings.only:
         if name not in experiments:
             raise SepflowError(
@@ -164,7 +176,7 @@ def _experiment(name: str, section: Any, settings: RunSettings, context: PlanCon
         check_split(context.datasets, split, f"{where}.test_sets")
         system.check_test_set(split, name, enhance, context)
     label = section.get("label")
-    if label is not None and not isinstance(label, str):
+    if label is not None and not (isinstance(label, str) and label.strip()):
         raise SepflowError(f"{where}.label: give the name tables show for it as text, got {label!r}")
     return Experiment(name=name, system=system, test_sets=test_sets, enhance=enhance, label=label)
 

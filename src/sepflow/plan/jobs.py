@@ -77,6 +77,8 @@ class ReportJob(Spec):
     inputs: dict[str, str]
     """{test set: the experiment that scores its unprocessed input}."""
     labels: dict[str, str]
+    composite: str
+    """The definition of CSIG/CBAK/COVL the tables show (both are in every metrics.csv)."""
     tuning: dict[str, dict[str, str]] = {}
     """Each tuned experiment's search outcome files (sepflow.plan.layout.TUNE_FILES)."""
     config_hash: str
@@ -96,6 +98,7 @@ def report_job(plan: Plan) -> ReportJob:
         rates={name: plan.datasets[e.test_sets[0].dataset].sample_rate for name, e in experiments.items()},
         inputs=plan.input_experiments(),
         labels={name: e.label for name, e in experiments.items() if e.label},
+        composite=plan.settings.metrics.composite,
         tuning={name: layout.tune_files(name) for name in plan.made_by("tune")},
         config_hash=plan.config_hash,
     )

@@ -42,7 +42,7 @@ def run_report(job: ReportJob, out_dir: str | Path) -> None:
     for testset, path in job.manifests.items():
         manifest = read_manifest(path, check_files=False)  # evaluation checked its files
         examples[testset] = _examples(job, testset, manifest)
-        metrics = speech_provenance() if manifest.task == "speech" else music_provenance()
+        metrics = speech_provenance(job.composite) if manifest.task == "speech" else music_provenance()
         provenance[testset] = {**metrics, "aggregation": AGGREGATION[manifest.task], **run}
     facts = {
         name: system_from_json(text).facts(job.assets[name], job.rates[name]) for name, text in job.systems.items()
@@ -62,5 +62,7 @@ def run_report(job: ReportJob, out_dir: str | Path) -> None:
         provenance=provenance,
         run=run,
         inputs=job.inputs,
+        composite=job.composite,
+        labels=job.labels,
         tuning=job.tuning,
     )

@@ -9,6 +9,9 @@ rebuilt from a results folder without Snakemake:
 - examples: {test set: Examples} (a few items' audio paths, for spectrograms and players)
 - provenance: {test set: {what: how}} printed under each table
 - inputs: {test set: experiment} whose rows are the unprocessed input (for the gain columns)
+- composite: the definition of CSIG/CBAK/COVL the readable tables show ("cmgan" or "loizou")
+- labels: {experiment: label} shown for the experiment in readable tables, figures and the
+  page (the CSVs keep the experiment's name, the key scripts join on)
 - tuning: {experiment: its search's outcome files} (sepflow.plan.layout.TUNE_FILES)
 """
 
@@ -24,8 +27,23 @@ from sepflow.audio import read_audio
 from sepflow.errors import SepflowError
 from sepflow.files import write_atomic
 from sepflow.report.html import Section, render_page, wav_uri
-from sepflow.report.plots import plot_bars, plot_distributions, plot_metrics, plot_spectrograms, plot_training
-from sepflow.report.tables import by_testset, readable_table, summarize, testset_slug, with_gains, write_tables
+from sepflow.report.plots import (
+    plot_bars,
+    plot_distributions,
+    plot_gain_by_snr,
+    plot_metrics,
+    plot_spectrograms,
+    plot_training,
+)
+from sepflow.report.tables import (
+    by_testset,
+    check_composite,
+    readable_table,
+    summarize,
+    testset_slug,
+    with_gains,
+    write_tables,
+)
 from sepflow.report.tuning import tuning_section
 
 PLOTTED = (
@@ -75,20 +93,33 @@ def with_model_facts(summary: pd.DataFrame, facts: dict[str, dict[str, float]]) 
     return summary
 
 
+def _label_of(labels: dict[str, str] | None, experiments) -> dict[str, str]:
+    """{experiment: what the report calls it}; two experiments with one label would merge in the figures."""
+    named = {experiment: (labels or {}).get(experiment, experiment) for experiment in experiments}
+    seen: dict[str, str] = {}
+    for experiment, label in named.items():
+        if seen.setdefault(label, experiment) != experiment:
+            raise SepflowError(
+                f"experiments {seen[label]} and {experiment} have the same label {label!r}; give each its own `label:`."
+            )
+    return named
+
+
 def _signals(
-    mixture: np.ndarray, item: dict, source: str, experiments: list[str], sample_rate: int
+    mixture: np.ndarray, item: dict, source: str, experiments: dict[str, str], sample_rate: int
 ) -> list[tuple[str, np.ndarray]]:
-    """(name, (channels, samples)) for the mixture, reference and each experiment, cut to one length."""
+    """(name, (channels, samples)) for the mixture, reference and each experiment ({experiment:
+    label}), cut to one length."""
     named = [
         (f"reference ({source})", item["references"][source]),
-        *[(experiment, item["estimates"][experiment][source]) for experiment in experiments],
+        *[(label, item["estimates"][experiment][source]) for experiment, label in experiments.items()],
     ]
     audio = [("mixture", mixture)] + [(name, read_audio(path, expected_sr=sample_rate)[0]) for name, path in named]
     n = min(a.shape[-1] for _, a in audio)
     return [(name, a[:, :n]) for name, a in audio]
 
 
-def _example_panels(examples: Examples, experiments: list[str], out: Path) -> tuple[Path, list]:
+def _example_panels(examples: Examples, experiments: dict[str, str], out: Path) -> tuple[Path, list]:
     """The spectrogram grid (every source of each item) and audio players (first source)."""
     rows, players = [], []
     for item in examples.items:
@@ -113,15 +144,19 @@ def build_report(
     provenance: dict[str, dict[str, str]] | None = None,
     run: dict[str, str] | None = None,
     inputs: dict[str, str] | None = None,
+    composite: str = "cmgan",
+    labels: dict[str, str] | None = None,
     tuning: dict[str, dict[str, str]] | None = None,
 ) -> pd.DataFrame:
     """Write summary.csv/.md, tables/, plots/, metrics.png and index.html; return the summary."""
-    out_dir = Path(out_dir)
-    frames = with_gains(_read_frames(metrics_csvs), inputs or {})
+    out_dir, inputs = Path(out_dir), inputs or {}
+    check_composite(composite)
+    frames = with_gains(_read_frames(metrics_csvs), inputs)
+    label = _label_of(labels, [experiment for experiment, _ in frames])
     summary = with_model_facts(summarize(frames), model_facts or {})
-    write_tables(summary, out_dir)
+    write_tables(summary, out_dir, composite, label)
     plot_metrics(
-        frames,
+        {(label[e], t): f for (e, t), f in frames.items()},
         out_dir / "metrics.png",
         [m for m in PLOTTED if any(m in f for f in frames.values())][:3] or ("si_snr_i",),
     )
@@ -130,21 +165,23 @@ def build_report(
     for testset, part in by_testset(summary):
         slug = testset_slug(testset)
         metrics = [m for m in PLOTTED if f"{m}_mean" in part and part[f"{m}_mean"].notna().any()]
-        table, note = readable_table(part)
+        table, note = readable_table(part, composite, label)
         section = Section(testset, table, note, (provenance or {}).get(testset, {}))
+        per_item = {label[e]: f for (e, t), f in frames.items() if t == testset}
         if metrics:
+            labelled = part.assign(experiment=part["experiment"].map(label))
+            bars = plot_bars(labelled, metrics, out_dir / "plots" / f"bars_{slug}.png")
+            section.figures.append(("Mean and 95% confidence interval", bars))
+            items = plot_distributions(per_item, metrics, out_dir / "plots" / f"items_{slug}.png")
+            section.figures.append(("Per-item distributions", items))
+        unprocessed = label.get(inputs.get(testset))
+        if any("si_snr_input" in f and f["si_snr_input"].notna().any() for f in per_item.values()):
+            figure = plot_gain_by_snr(per_item, out_dir / "plots" / f"gain_by_snr_{slug}.png", unprocessed)
             section.figures.append(
-                ("Mean and 95% confidence interval", plot_bars(part, metrics, out_dir / "plots" / f"bars_{slug}.png"))
-            )
-            per_item = {e: f for (e, t), f in frames.items() if t == testset}
-            section.figures.append(
-                (
-                    "Per-item distributions",
-                    plot_distributions(per_item, metrics, out_dir / "plots" / f"items_{slug}.png"),
-                )
+                ("Gain over the input by the input's SI-SNR (points: items; lines: bin means)", figure)
             )
         if examples and testset in examples:
-            experiments = list(dict.fromkeys(part["experiment"]))
+            experiments = {e: label[e] for e in dict.fromkeys(part["experiment"])}
             panel, section.audio = _example_panels(
                 examples[testset], experiments, out_dir / "plots" / f"spectrograms_{slug}.png"
             )
@@ -153,7 +190,7 @@ def build_report(
     sections += [tuning_section(experiment, files) for experiment, files in (tuning or {}).items()]
 
     extra = []
-    curves = {e: pd.read_csv(p) for e, p in (histories or {}).items() if Path(p).is_file()}
+    curves = {label.get(e, e): pd.read_csv(p) for e, p in (histories or {}).items() if Path(p).is_file()}
     curves = {e: h for e, h in curves.items() if len(h)}
     if curves:
         extra.append(("Training curves", plot_training(curves, out_dir / "plots" / "training.png")))

@@ -1,8 +1,9 @@
-"""The report's figures: per-item metric distributions, metric bars with intervals,
-training curves and spectrogram panels.
+"""The report's figures: per-item metric distributions, metric bars with intervals, gains
+by input SNR, training curves and spectrogram panels.
 
 Boxes show spread, not only means, so a model that helps most items but ruins a few is
-visible. Figures are drawn with the Agg canvas directly (no pyplot state, no display).
+visible; gains against the input's SI-SNR show whether it helps noisy input and harms clean
+input. Figures are drawn with the Agg canvas directly (no pyplot state, no display).
 """
 
 from __future__ import annotations
@@ -150,6 +151,58 @@ def plot_distributions(frames: dict[str, pd.DataFrame], metrics: Sequence[str], 
         for source, part in frame.groupby("source", sort=False) if "source" in frame else [("", frame)]:
             keyed[(experiment, source)] = part
     return plot_metrics(keyed, path, metrics)
+
+
+GAIN_PANELS = ("si_snr_i", "pesq_wb_gain")
+"""The gains drawn against the input's SI-SNR (`si_snr_input`), those the frames have."""
+GAIN_BINS = 5
+"""Equal-count bins of input SI-SNR whose mean gains the lines join (fewer when items are few)."""
+
+
+def gain_by_snr_figure(frames: dict[str, pd.DataFrame], leave_out: str | None = None) -> Figure:
+    """One panel per gain in GAIN_PANELS: each experiment's items as faint points against
+    their input SI-SNR, and a line through its mean gain in each bin of input SI-SNR. The
+    `leave_out` experiment (the unprocessed input: its gains are zero) is not drawn but keeps
+    its colour, so every experiment has the colour it has in the other figures.
+
+    The bins are shared (the items are the same in every frame of a test set) and hold equal
+    numbers of items, so no bin is empty; a line's point sits at the mean input SI-SNR of
+    its bin's items. Frames without `si_snr_input` or a gain are left out of that panel.
+    """
+    panels = [g for g in GAIN_PANELS if any({g, "si_snr_input"} <= set(f) for f in frames.values())]
+    if not panels:
+        raise ValueError("no per-item table has an input SI-SNR and a gain")
+    inputs = np.concatenate([f["si_snr_input"].dropna().to_numpy() for f in frames.values() if "si_snr_input" in f])
+    if inputs.size == 0:
+        raise ValueError("no item has an input SI-SNR")
+    count = max(1, min(GAIN_BINS, len(np.unique(inputs)) // 4))
+    edges = np.quantile(inputs, np.linspace(0.0, 1.0, count + 1))
+    colours = matplotlib.colormaps["tab10"]
+    fig = _figure(5.2 * len(panels), 3.8)
+    for ax, gain in zip(fig.subplots(1, len(panels), squeeze=False)[0], panels):
+        for e, (experiment, frame) in enumerate(frames.items()):
+            if experiment == leave_out or not {gain, "si_snr_input"} <= set(frame):
+                continue
+            items = frame[["si_snr_input", gain]].dropna()
+            colour = colours(e % colours.N)
+            ax.scatter(items["si_snr_input"], items[gain], s=9, alpha=0.3, color=colour, linewidths=0)
+            which = np.clip(np.searchsorted(edges, items["si_snr_input"], side="right") - 1, 0, count - 1)
+            means = items.groupby(which).mean()
+            ax.plot(means["si_snr_input"], means[gain], color=colour, marker="o", label=experiment)
+        ax.axhline(0.0, color="0.4", linewidth=0.8)
+        ax.set(xlabel=LABELS["si_snr_input"], ylabel=LABELS.get(gain, gain), title=LABELS.get(gain, gain))
+        ax.grid(alpha=0.3)
+    handles = {}
+    for ax in fig.axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, handle)
+    fig.legend(handles=list(handles.values()), loc="outside upper center", ncols=min(len(handles), 5), frameon=False)
+    return fig
+
+
+def plot_gain_by_snr(frames: dict[str, pd.DataFrame], path: str | os.PathLike, leave_out: str | None = None) -> Path:
+    """Save `gain_by_snr_figure` of one test set's experiments ({experiment: per-item frame}) as a PNG."""
+    return _save(gain_by_snr_figure(frames, leave_out), path)
 
 
 VALIDATION_PANELS = {

@@ -14,7 +14,15 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from sepflow.errors import SepflowError
 from sepflow.files import write_atomic
+
+COMPOSITE = {"cmgan": "CMGAN", "loizou": "composite.m"}
+"""The definitions of CSIG/CBAK/COVL in the per-item tables (columns `{measure}_{definition}`,
+sepflow.metrics.composite) and how a header names them. A readable table shows one, chosen by
+`composite`; "cmgan" by default, so that a table compares like with like with the papers it is
+read beside (their tables used CMGAN's compute_metrics.py); the CSVs keep both."""
+COMPOSITE_MEASURES = ("csig", "cbak", "covl")
 
 LABELS = {
     "pesq": "PESQ",
@@ -29,9 +37,7 @@ LABELS = {
     "si_snr_i": "SI-SNRi (dB)",
     "pesq_wb_gain": "PESQ wb gain",
     "stoi_gain": "STOI gain",
-    "csig": "CSIG",
-    "cbak": "CBAK",
-    "covl": "COVL",
+    **{f"{m}_{d}": f"{m.upper()} ({name})" for d, name in COMPOSITE.items() for m in COMPOSITE_MEASURES},
     "dnsmos_sig": "DNSMOS SIG",
     "dnsmos_bak": "DNSMOS BAK",
     "dnsmos_ovrl": "DNSMOS OVRL",
@@ -158,19 +164,39 @@ def _model_cell(value, column: str) -> str:
     return f"{value:.3g}"
 
 
-def readable_table(summary: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+def check_composite(composite: str) -> None:
+    """The one-line error naming the choices when `composite` names no definition."""
+    if composite not in COMPOSITE:
+        raise SepflowError(
+            f"unknown composite definition {composite!r} (metrics.composite); choose one of {', '.join(COMPOSITE)}."
+        )
+
+
+def _shown(metric: str, composite: str) -> bool:
+    """False for the composite columns of the definition a table does not show."""
+    measure, _, definition = metric.rpartition("_")
+    return not (measure in COMPOSITE_MEASURES and definition in COMPOSITE and definition != composite)
+
+
+def readable_table(
+    summary: pd.DataFrame, composite: str = "cmgan", labels: dict[str, str] | None = None
+) -> tuple[pd.DataFrame, str]:
     """The rounded table of one test set and its note: one column per metric showing
     mean ± 95% CI and any failures, or for music (one row per source) the median over
-    tracks, as SiSEC reports; then the models' parameters and real-time factor if known."""
+    tracks, as SiSEC reports; then the models' parameters and real-time factor if known.
+    Composite measures of the `composite` definition only; experiments by their `labels`."""
+    check_composite(composite)
     metrics = [
-        c.removesuffix("_failed") for c in summary.columns if c.endswith("_failed") and summary[c].notna().any()
+        c.removesuffix("_failed")
+        for c in summary.columns
+        if c.endswith("_failed") and summary[c].notna().any() and _shown(c.removesuffix("_failed"), composite)
     ]  # those this test set has
     per_source = "source" in summary and summary["source"].notna().any()
     cell = _median_cell if per_source else _cell
     models = [c for c in MODEL_COLUMNS if c in summary and summary[c].notna().any()]
     table = pd.DataFrame(
         {
-            "experiment": summary["experiment"],
+            "experiment": summary["experiment"].map(lambda e: (labels or {}).get(e, e)),
             "test set": summary["testset"],
             **({"source": summary["source"]} if per_source else {}),
             "items": summary["n"],
@@ -182,9 +208,9 @@ def readable_table(summary: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     return table, note
 
 
-def to_markdown(summary: pd.DataFrame) -> str:
+def to_markdown(summary: pd.DataFrame, composite: str = "cmgan", labels: dict[str, str] | None = None) -> str:
     """The readable table of one test set as Markdown, with its note."""
-    table, note = readable_table(summary)
+    table, note = readable_table(summary, composite, labels)
     return table.to_markdown(index=False, disable_numparse=True) + f"\n\n{note}\n"  # keep the decimals
 
 
@@ -203,9 +229,9 @@ def by_testset(summary: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     return parts
 
 
-def report_markdown(summary: pd.DataFrame) -> str:
+def report_markdown(summary: pd.DataFrame, composite: str = "cmgan", labels: dict[str, str] | None = None) -> str:
     """One table per test set."""
-    return "\n".join(f"## {testset}\n\n{to_markdown(part)}" for testset, part in by_testset(summary))
+    return "\n".join(f"## {testset}\n\n{to_markdown(part, composite, labels)}" for testset, part in by_testset(summary))
 
 
 def testset_slug(testset: str) -> str:
@@ -213,13 +239,17 @@ def testset_slug(testset: str) -> str:
     return testset.replace("/", "_")
 
 
-def write_tables(summary: pd.DataFrame, out_dir: str | os.PathLike) -> tuple[Path, Path]:
-    """Write `summary.csv` (full precision) and `summary.md` (rounded) into out_dir, and per
-    test set `tables/{dataset}_{split}.csv` and `.md`."""
+def write_tables(
+    summary: pd.DataFrame, out_dir: str | os.PathLike, composite: str = "cmgan", labels: dict[str, str] | None = None
+) -> tuple[Path, Path]:
+    """Write `summary.csv` (full precision, every column, experiments by name) and `summary.md`
+    (rounded, as `readable_table` shows it) into out_dir, and per test set
+    `tables/{dataset}_{split}.csv` and `.md`."""
     out_dir = Path(out_dir)
     csv_path = write_atomic(out_dir / "summary.csv", summary.to_csv(index=False))
-    md_path = write_atomic(out_dir / "summary.md", report_markdown(summary))
+    md_path = write_atomic(out_dir / "summary.md", report_markdown(summary, composite, labels))
     for testset, part in by_testset(summary):
         write_atomic(out_dir / "tables" / f"{testset_slug(testset)}.csv", part.to_csv(index=False))
-        write_atomic(out_dir / "tables" / f"{testset_slug(testset)}.md", f"## {testset}\n\n{to_markdown(part)}")
+        markdown = to_markdown(part, composite, labels)
+        write_atomic(out_dir / "tables" / f"{testset_slug(testset)}.md", f"## {testset}\n\n{markdown}")
     return csv_path, md_path

@@ -15,6 +15,8 @@ from typing import ClassVar
 
 from pydantic import field_validator
 
+from sepflow.data.download import Remote, check_checksums, pinned
+from sepflow.data.extract import download_and_extract
 from sepflow.data.manifest import MUSIC_SOURCES, SPEECH_SOURCES
 from sepflow.data.resampling import Log
 from sepflow.errors import SepflowError
@@ -42,6 +44,9 @@ class DownloadOptions(DatasetOptions):
 
     mirror: str | None = None
     local_path: str | None = None
+    checksums: dict[str, str] | None = None
+    """{file name: md5 or sha256} in place of a downloaded file's pinned checksum (a mirror or a
+    newer release of the corpus)."""
 
 
 class CorpusRecipe:
@@ -76,7 +81,9 @@ class CorpusRecipe:
     def download(self, raw_dir: Path, log: Log) -> None:
         """Fetch the corpus into `raw_dir` (checksummed, resumable); nothing for local corpora."""
 
-    def prepare(self, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, log: Log) -> None:
+    def prepare(self, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, log: Log, journal=None) -> None:
+        """Write the corpus into `audio_dir` (a staging folder); `journal` (data/staging.py), when
+        given, records finished work so that an interrupted preparation resumes where it stopped."""
         raise NotImplementedError
 
     def split_dir(self, audio_dir: Path, split: str) -> Path:
@@ -89,9 +96,20 @@ class DownloadedCorpus(CorpusRecipe):
 
     Options: ClassVar[type[DatasetOptions]] = DownloadOptions
 
+    def remotes(self) -> list[Remote]:
+        """The files it downloads (whose checksums `checksums` may override)."""
+        return []
+
     def fetch(self, raw_dir: Path, log: Log) -> None:
         """Download into `raw_dir`: checksummed, resumable, kept between runs."""
         raise NotImplementedError
+
+    def fetch_and_extract(self, remote: Remote, raw_dir: Path, target: Path, log: Log) -> None:
+        """One archive, its checksum the config's when it gives one, extracted into `target`
+        (not downloaded again while an extraction with a matching record is there)."""
+        where = f"datasets.{raw_dir.name}"
+        remote = pinned(remote, {"checksums": self.options.checksums}, where)
+        download_and_extract(remote, raw_dir, target, log, self.options.mirror, f"{where}.checksums")
 
     def download(self, raw_dir: Path, log: Log) -> None:
         if self.options.local_path is None:
@@ -110,3 +128,4 @@ class DownloadedCorpus(CorpusRecipe):
 
     def check(self, where: str) -> None:
         self.local_root(where)
+        check_checksums({"checksums": self.options.checksums}, where, self.remotes())

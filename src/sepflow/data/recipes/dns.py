@@ -180,9 +180,9 @@ class Dns(DownloadedCorpus):
         local = self.local_root()
         return [str(job.src) for job in self._jobs(local, Path("."))] if local else []
 
-    def prepare(self, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, log) -> None:
+    def prepare(self, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, log, journal=None) -> None:
         root = self.local_root() or raw_dir / "DNS-Challenge"
         jobs = self._jobs(root, audio_dir)
         for job in jobs:
             _real_audio(job.src)
-        resample_files(jobs, self.sample_rate, workers, log, "DNS 2020")
+        resample_files(jobs, self.sample_rate, workers, log, "DNS 2020", journal=journal)

@@ -9,8 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar, Literal
 
-from sepflow.data.download import Remote, fetch
-from sepflow.data.extract import extract
+from sepflow.data.download import Remote
 from sepflow.data.recipes.base import DatasetOptions, DownloadedCorpus, DownloadOptions
 from sepflow.data.resampling import Job, resample_files
 from sepflow.errors import SepflowError
@@ -34,8 +33,11 @@ class Musan(DownloadedCorpus):
     def splits(self) -> dict[str, str]:
         return {part: "pool" for part in self.options.parts}
 
+    def remotes(self) -> list[Remote]:
+        return [REMOTE]
+
     def fetch(self, raw_dir: Path, log) -> None:
-        extract(fetch(REMOTE, raw_dir, log, self.options.mirror), raw_dir / "musan", log)
+        self.fetch_and_extract(REMOTE, raw_dir, raw_dir / "musan", log)
 
     def _jobs(self, root: Path, audio_dir: Path) -> list[Job]:
         jobs = []
@@ -53,9 +55,9 @@ class Musan(DownloadedCorpus):
         local = self.local_root()
         return [str(job.src) for job in self._jobs(_root(local), Path("."))] if local else []
 
-    def prepare(self, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, log) -> None:
+    def prepare(self, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, log, journal=None) -> None:
         root = _root(self.local_root() or raw_dir / "musan")
-        resample_files(self._jobs(root, audio_dir), self.sample_rate, workers, log, "MUSAN")
+        resample_files(self._jobs(root, audio_dir), self.sample_rate, workers, log, "MUSAN", journal=journal)
 
 
 def _root(base: Path) -> Path:

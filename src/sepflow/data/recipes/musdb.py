@@ -17,10 +17,10 @@ from typing import ClassVar, Literal
 import numpy as np
 
 from sepflow.audio import resample, write_audio
-from sepflow.data.download import Remote, fetch
-from sepflow.data.extract import extract
+from sepflow.data.download import Remote
 from sepflow.data.recipes.base import DatasetOptions, DownloadedCorpus, DownloadOptions
 from sepflow.data.resampling import Job, resample_files
+from sepflow.data.staging import file_state
 from sepflow.errors import SepflowError
 
 STEMS = ("mixture", "vocals", "drums", "bass", "other")
@@ -93,7 +93,7 @@ def _decode(path: Path, out: Path, sample_rate: int) -> None:
         ) from None
     if stems.shape[0] < 5:
         raise SepflowError(f"{path} holds {stems.shape[0]} audio streams, not MUSDB18's 5.")
-    out.mkdir(parents=True)
+    out.mkdir(parents=True, exist_ok=True)
     for name in STEMS:
         audio = resample(np.ascontiguousarray(stems[STREAM[name]].T), int(rate), sample_rate)
         write_audio(out / f"{name}.wav", audio, sample_rate)
@@ -132,9 +132,12 @@ class Musdb(DownloadedCorpus):
     def splits(self) -> dict[str, str]:
         return {"train": "stems", "valid": "stems", "test": "stems"}
 
+    def remotes(self) -> list[Remote]:
+        return [REMOTES[self.options.variant]]
+
     def fetch(self, raw_dir: Path, log) -> None:
         variant = self.options.variant
-        extract(fetch(REMOTES[variant], raw_dir, log, self.options.mirror), raw_dir / variant, log)
+        self.fetch_and_extract(REMOTES[variant], raw_dir, raw_dir / variant, log)
 
     def inputs(self) -> list[str]:
         local = self.local_root()
@@ -143,16 +146,24 @@ class Musdb(DownloadedCorpus):
         root = _root(local)
         return [str(p) for p in _stem_files(root)] or [str(job.src) for job in _wav_jobs(root, Path("."))]
 
-    def prepare(self, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, log) -> None:
+    def prepare(self, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, log, journal=None) -> None:
         root = _root(self.local_root() or raw_dir / self.options.variant)
         sr = self.sample_rate
         stem_files = _stem_files(root)
         if not stem_files:
-            resample_files(_wav_jobs(root, audio_dir), sr, workers, log, "MUSDB18-HQ")
+            resample_files(_wav_jobs(root, audio_dir), sr, workers, log, "MUSDB18-HQ", journal=journal)
             return
         if not (shutil.which("ffmpeg") and shutil.which("ffprobe")):
             raise SepflowError(f"ffmpeg not found: {FFMPEG_HINT}")
         tasks = [(p, audio_dir / _split(p.parent.name, _track_name(p)) / _track_name(p)) for p in stem_files]
+        if journal is not None:  # tracks decoded before an interruption, from unchanged files, are kept
+            tasks = [t for t in tasks if journal.get(journal.key(t[1])) != file_state(t[0])]
+
+        def decode(task: tuple[Path, Path]) -> None:
+            _decode(*task, sr)
+            if journal is not None:
+                journal.done(journal.key(task[1]), file_state(task[0]))
+
         with ThreadPoolExecutor(max(1, workers)) as pool:
-            for k, _ in enumerate(pool.map(lambda t: _decode(t[0], t[1], sr), tasks), 1):
+            for k, _ in enumerate(pool.map(decode, tasks), 1):
                 log(f"MUSDB18: {k}/{len(tasks)} tracks decoded")

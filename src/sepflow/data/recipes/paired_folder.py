@@ -47,5 +47,5 @@ class PairedFolder(UserFolder):
     def inputs(self) -> list[str]:
         return [str(job.src) for job in self._jobs(Path("."))]
 
-    def prepare(self, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, log) -> None:
-        resample_files(self._jobs(audio_dir), self.sample_rate, workers, log)
+    def prepare(self, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, log, journal=None) -> None:
+        resample_files(self._jobs(audio_dir), self.sample_rate, workers, log, journal=journal)

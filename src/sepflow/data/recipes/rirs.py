@@ -18,8 +18,7 @@ from typing import ClassVar, Literal
 
 from pydantic import model_validator
 
-from sepflow.data.download import Remote, fetch
-from sepflow.data.extract import extract
+from sepflow.data.download import Remote
 from sepflow.data.recipes.base import DatasetOptions, DownloadedCorpus, DownloadOptions
 from sepflow.data.resampling import Job, resample_files
 from sepflow.errors import SepflowError
@@ -62,9 +61,11 @@ class Rirs(DownloadedCorpus):
     def splits(self) -> dict[str, str]:
         return {part: "pool" for part in self.parts}
 
+    def remotes(self) -> list[Remote]:
+        return [REMOTES[self.options.source]]
+
     def fetch(self, raw_dir: Path, log) -> None:
-        source = self.options.source
-        extract(fetch(REMOTES[source], raw_dir, log, self.options.mirror), raw_dir / source, log)
+        self.fetch_and_extract(REMOTES[self.options.source], raw_dir, raw_dir / self.options.source, log)
 
     def _jobs(self, root: Path, audio_dir: Path) -> list[Job]:
         jobs = []
@@ -82,10 +83,10 @@ class Rirs(DownloadedCorpus):
         local = self.local_root()
         return [str(job.src) for job in self._jobs(_root(self.options.source, local), Path("."))] if local else []
 
-    def prepare(self, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, log) -> None:
+    def prepare(self, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, log, journal=None) -> None:
         source = self.options.source
         root = _root(source, self.local_root() or raw_dir / source)
-        resample_files(self._jobs(root, audio_dir), self.sample_rate, workers, log, f"RIRs ({source})")
+        resample_files(self._jobs(root, audio_dir), self.sample_rate, workers, log, f"RIRs ({source})", journal=journal)
 
 
 def _root(source: str, base: Path) -> Path:

@@ -11,8 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
-from sepflow.data.download import Remote, fetch
-from sepflow.data.extract import extract
+from sepflow.data.download import Remote
 from sepflow.data.recipes.base import DatasetOptions, DownloadedCorpus, DownloadOptions
 from sepflow.data.resampling import Job, resample_files
 from sepflow.errors import SepflowError
@@ -39,10 +38,12 @@ class VctkDemand(DownloadedCorpus):
     def splits(self) -> dict[str, str]:
         return {"train": "paired", "valid": "paired", "test": "paired"}
 
+    def remotes(self) -> list[Remote]:
+        return list(REMOTES)
+
     def fetch(self, raw_dir: Path, log) -> None:
         for remote in REMOTES:
-            archive = fetch(remote, raw_dir, log, self.options.mirror)
-            extract(archive, raw_dir / Path(remote.filename).stem, log)
+            self.fetch_and_extract(remote, raw_dir, raw_dir / Path(remote.filename).stem, log)
 
     def _jobs(self, root: Path, audio_dir: Path) -> list[Job]:
         valid = set(self.options.valid_speakers)
@@ -57,9 +58,9 @@ class VctkDemand(DownloadedCorpus):
         root = self.local_root()
         return [str(job.src) for job in self._jobs(root, Path("."))] if root else []
 
-    def prepare(self, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, log) -> None:
+    def prepare(self, audio_dir: Path, *, raw_dir: Path, seed: int, workers: int, log, journal=None) -> None:
         root = self.local_root() or raw_dir
-        resample_files(self._jobs(root, audio_dir), self.sample_rate, workers, log, "VoiceBank+DEMAND")
+        resample_files(self._jobs(root, audio_dir), self.sample_rate, workers, log, "VoiceBank+DEMAND", journal=journal)
 
 
 def _folder(root: Path, name: str) -> Path:
