@@ -338,3 +338,98 @@ def test_job_status_came_from_squeue(cluster_run):
     log = cluster_run[3]
     commands = set(re.findall(r"Status query timing \(cycle\): command=(\w+)", log))
     assert commands == {"squeue"}
+
+
+SEARCH_STEPS = 300  # long enough for a trial to be stopped once while it runs
+
+
+def study_of(workdir: Path, config: dict):
+    """The searched experiment's Optuna study, read from its journal (as any process may)."""
+    import optuna
+
+    from sepflow.plan import build_plan
+    from sepflow.tune.study import open_storage
+
+    name = build_plan(config).experiment("searched").system.study_name("searched")
+    return optuna.load_study(study_name=name, storage=open_storage(str(workdir / "studies/searched.journal")))
+
+
+def term_a_trial_when_it_reports(proc: subprocess.Popen, workdir: Path, config: dict, env: dict) -> int:
+    """Once a trial has reported a validation, SIGTERM its Slurm job's steps as a time limit's
+    warning does; returns the trial's number."""
+    journal = workdir / "studies/searched.journal"
+    while proc.poll() is None:
+        if journal.exists():
+            running = [t for t in study_of(workdir, config).get_trials() if t.state.name == "RUNNING"]
+            reported = [t for t in running if t.intermediate_values]
+            if reported:
+                comment = f"rule_tune_trial_wildcards_searched_{reported[0].user_attrs['slot']}"
+                queue = subprocess.run(
+                    ["squeue", "-h", "-o", "%i|%k"], env=env, capture_output=True, text=True, check=True
+                ).stdout
+                job_id = next(line.split("|")[0] for line in queue.splitlines() if line.endswith(f"|{comment}"))
+                subprocess.run(["scancel", "--signal=TERM", job_id], env=env, check=True)
+                return reported[0].number
+        time.sleep(0.5)
+    raise AssertionError("the workflow ended before a trial reported")
+
+
+@pytest.fixture(scope="module")
+def cluster_search(slurm, tmp_path_factory):
+    """A search of two trials run through the Slurm profile, one trial stopped by SIGTERM as at
+    its time limit and continued by the profile's retry."""
+    workdir = tmp_path_factory.mktemp("search_slurm")
+    config = copy.deepcopy(TINY)
+    config["device"] = "auto"
+    config["experiments"] = {
+        "noisy": TINY["experiments"]["noisy"],
+        "searched": {
+            **copy.deepcopy(TINY["experiments"]["tiny"]),
+            "tune": {
+                "params": {"train.lr": {"type": "float", "low": 1.0e-4, "high": 1.0e-2, "log": True}},
+                "metric": "valid_loss",
+                "trials": 2,
+            },
+        },
+    }
+    config["experiments"]["searched"]["train"].update(steps=SEARCH_STEPS, valid_every=SEARCH_STEPS // 6, log_every=5)
+    write_config(workdir, config)
+    profile = cluster_profile(workdir / "profile")
+    cmd = snakemake_command(workdir, "all_tuned", "--profile", str(workdir / "profile"), "--verbose")
+    with open(workdir / "snakemake.log", "w") as out:
+        proc = subprocess.Popen(cmd, cwd=workdir, env=slurm, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            stopped = term_a_trial_when_it_reports(proc, workdir, config, slurm)
+            proc.wait(timeout=800)
+        finally:
+            proc.kill()
+    log = (workdir / "snakemake.log").read_text()
+    assert proc.returncode == 0, log[-6000:]
+    return workdir, config, profile, scontrol_jobs(slurm), stopped
+
+
+def test_search_trials_ran_as_slurm_jobs_tagged_like_training(cluster_search):
+    _, _, profile, jobs, _ = cluster_search
+    stated = profile["set-resources"]["tune_trial"]
+    trials = [job for job in jobs if job["Comment"].startswith("rule_tune_trial_wildcards_searched_")]
+    assert {job["Comment"] for job in trials} == {f"rule_tune_trial_wildcards_searched_{n}" for n in (0, 1)}
+    for job in trials:
+        assert job["Partition"] == GPU_PARTITION == stated["slurm_partition"]
+        assert job["TresPerJob"] == "gres:gpu:1"
+        assert minutes(job["TimeLimit"]) == stated["runtime"]
+    assert only(jobs, "rule_tune_wildcards_searched")["Partition"] == CPU_PARTITION
+
+
+def test_a_trial_stopped_by_slurm_is_failed_and_its_parameters_resumed_by_the_retry(cluster_search):
+    workdir, config, _, jobs, stopped = cluster_search
+    trials = study_of(workdir, config).get_trials()
+    assert trials[stopped].state.name == "FAIL"
+    (again,) = [t for t in trials if t.user_attrs.get("retry_of") == stopped]
+    assert again.params == trials[stopped].params and again.state.name == "COMPLETE"
+    assert sorted(t.state.name for t in trials) == ["COMPLETE", "COMPLETE", "FAIL"]
+    slot = again.user_attrs["slot"]
+    states = [job["JobState"] for job in jobs if job["Comment"] == f"rule_tune_trial_wildcards_searched_{slot}"]
+    assert states == ["FAILED", "COMPLETED"]
+    log = (workdir / f"results/searched/logs/tune_trial_{slot}.log").read_text()
+    assert f"resuming trial {stopped}'s training at step " in log
+    assert (workdir / "results/searched/model.pt").is_file()

@@ -55,6 +55,7 @@ class RunSettings(Spec):
     seed: Count = Field(ge=0, description="the one seed for data synthesis, mixing and training")
     data_dir: str = Field(description="downloads, prepared audio and manifests")
     results_dir: str = Field(description="checkpoints, enhanced audio, metrics and the report")
+    studies_dir: str = Field(default="studies", description="hyper-parameter searches' journals, outside results")
     device: Literal["auto", "cpu", "cuda"] = Field(description="auto uses CUDA when present")
     cluster: Flag = False
     threads: Threads = Field(description="threads per job: {train: N, enhance: N, evaluate: N}")
@@ -86,13 +87,15 @@ class Plan:
     layout: Layout = field(init=False)
 
     def __post_init__(self):
-        object.__setattr__(self, "layout", Layout(self.settings.data_dir, self.settings.results_dir))
+        object.__setattr__(
+            self, "layout", Layout(self.settings.data_dir, self.settings.results_dir, self.settings.studies_dir)
+        )
 
     def experiment(self, name: str) -> Experiment:
         return self.experiments[name]
 
     def made_by(self, rule: str) -> list[str]:
-        """The selected experiments whose model file `rule` makes (train_model, fetch_released)."""
+        """The selected experiments whose model file `rule` makes (train_model, fetch_released, tune)."""
         return sorted(name for name in self.selected if self.experiments[name].system.makes_model == rule)
 
     def modelled(self) -> list[str]:

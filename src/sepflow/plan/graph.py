@@ -36,6 +36,12 @@ def inputs(plan: Plan, rule: str, **w: str) -> dict[str, str | list[str]]:
     if rule == "train_model":
         system = plan.experiment(w["experiment"]).system
         return {"manifests": [layout.manifest(split) for split in system.training_splits()]}
+    if rule == "tune_trial":
+        system = plan.experiment(w["experiment"]).system
+        return {"manifests": [layout.manifest(split) for split in system.training_splits()]}
+    if rule == "tune":
+        trials = plan.experiment(w["experiment"]).system.tune.trials
+        return {"trials": [layout.trial_record(w["experiment"], slot) for slot in range(trials)]}
     if rule == "fetch_released":
         return {}
     split = SplitRef(dataset=w.get("dataset", "_"), split=w.get("split", "_"))
@@ -49,6 +55,7 @@ def inputs(plan: Plan, rule: str, **w: str) -> dict[str, str | list[str]]:
         return {
             "metrics": [layout.metrics(exp, ts) for exp, ts in plan.targets()],
             "models": [layout.model(exp) for exp in plan.modelled()],
+            "tuning": [path for exp in plan.made_by("tune") for path in layout.tune_files(exp).values()],
             "manifests": [layout.manifest(ts) for ts in plan.test_sets()],
         }
     raise KeyError(f"no rule {rule!r}")
@@ -69,6 +76,10 @@ def jobs(plan: Plan) -> Iterator[Job]:
     for rule in ("train_model", "fetch_released"):
         for experiment in plan.made_by(rule):
             yield job(rule, [layout.model(experiment)], experiment=experiment)
+    for experiment in plan.made_by("tune"):
+        for slot in range(plan.experiment(experiment).system.tune.trials):
+            yield job("tune_trial", [layout.trial_record(experiment, slot)], experiment=experiment, trial=str(slot))
+        yield job("tune", [layout.model(experiment), *layout.tune_files(experiment).values()], experiment=experiment)
     for experiment, split in plan.targets():
         enhanced = layout.enhanced(experiment, split)
         w = {"experiment": experiment, "dataset": split.dataset, "split": split.split}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sepflow.plan import Plan
 from sepflow.specs import Spec, SplitRef
 from sepflow.train.job import TrainJob
+from sepflow.tune.jobs import OutcomeJob, TrialJob
 
 
 def train_job(plan: Plan, experiment: str) -> TrainJob:
@@ -12,6 +13,48 @@ def train_job(plan: Plan, experiment: str) -> TrainJob:
     system = plan.experiment(experiment).system
     manifests = {split.name: plan.layout.manifest(split) for split in system.training_splits()}
     return system.train_job(experiment, manifests, plan.layout.train_dir(experiment), plan.settings.device)
+
+
+def _storage(plan: Plan, experiment: str) -> str:
+    return plan.experiment(experiment).system.tune.storage or plan.layout.study(experiment)
+
+
+def trial_job(plan: Plan, experiment: str, slot: int) -> TrialJob:
+    """What one trial slot of a tuned experiment needs (the number of trials is not part of it)."""
+    system = plan.experiment(experiment).system
+    return TrialJob(
+        experiment=experiment,
+        slot=slot,
+        study=system.study_name(experiment),
+        storage=_storage(plan, experiment),
+        base=system.base,
+        search=system.tune.search(),
+        sources=system.sources,
+        sample_rate=system.sample_rate,
+        manifests={split.name: plan.layout.manifest(split) for split in system.training_splits()},
+        folder=plan.layout.trial(experiment, slot),
+        device=plan.settings.device,
+    )
+
+
+def outcome_job(plan: Plan, experiment: str) -> OutcomeJob:
+    """What the tune rule needs to sum a finished search up and keep its best model."""
+    system, layout = plan.experiment(experiment).system, plan.layout
+    return OutcomeJob(
+        experiment=experiment,
+        study=system.study_name(experiment),
+        storage=_storage(plan, experiment),
+        metric=system.tune.metric,
+        direction=system.tune.direction,
+        trials=system.tune.trials,
+        steps=system.tune.steps,
+        sampler=system.tune.sampler,
+        pruner=system.tune.pruner,
+        records=[layout.trial_record(experiment, slot) for slot in range(system.tune.trials)],
+        given=system.given,
+        model=layout.model(experiment),
+        files=layout.tune_files(experiment),
+    )
 
 
 class ReportRow(Spec):
@@ -36,6 +79,8 @@ class ReportJob(Spec):
     labels: dict[str, str]
     composite: str
     """The definition of CSIG/CBAK/COVL the tables show (both are in every metrics.csv)."""
+    tuning: dict[str, dict[str, str]] = {}
+    """Each tuned experiment's search outcome files (sepflow.plan.layout.TUNE_FILES)."""
     config_hash: str
 
 
@@ -54,5 +99,6 @@ def report_job(plan: Plan) -> ReportJob:
         inputs=plan.input_experiments(),
         labels={name: e.label for name, e in experiments.items() if e.label},
         composite=plan.settings.metrics.composite,
+        tuning={name: layout.tune_files(name) for name in plan.made_by("tune")},
         config_hash=plan.config_hash,
     )

@@ -8,12 +8,21 @@ from dataclasses import dataclass
 from sepflow.specs import SplitRef
 
 REPORT_FILES = ("summary.csv", "summary.md", "metrics.png", "index.html")
+TUNE_FILES = {
+    "trials": "trials.csv",
+    "best": "best.yaml",
+    "study": "study.json",
+    "history": "optimization_history.png",
+    "importance": "param_importances.png",
+}
+"""A search's outcome under results/{experiment}/tune/, beside its model.pt."""
 
 
 @dataclass(frozen=True)
 class Layout:
     data: str
     results: str
+    studies: str = "studies"
 
     # datasets
     def raw(self, dataset: str) -> str:
@@ -63,6 +72,25 @@ class Layout:
 
     def benchmark(self, experiment: str, name: str) -> str:
         return f"{self.results}/{experiment}/benchmarks/{name}.tsv"
+
+    # hyper-parameter searches
+    def tune(self, experiment: str) -> str:
+        return f"{self.results}/{experiment}/tune"
+
+    def tune_files(self, experiment: str) -> dict[str, str]:
+        return {key: f"{self.tune(experiment)}/{name}" for key, name in TUNE_FILES.items()}
+
+    def trial(self, experiment: str, slot: int | str) -> str:
+        """A trial slot's folder (its training); `trial_record` says which trial filled it."""
+        return f"{self.tune(experiment)}/trials/{slot}"
+
+    def trial_record(self, experiment: str, slot: int | str) -> str:
+        return f"{self.trial(experiment, slot)}.json"
+
+    def study(self, experiment: str) -> str:
+        """The default journal of an experiment's study: outside results/ and data/, which the
+        workflow writes, checks and may clean, so no rerun or cleanup loses a trial."""
+        return f"{self.studies}/{experiment}.journal"
 
     # the report
     def report(self, name: str = "") -> str:

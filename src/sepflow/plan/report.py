@@ -12,6 +12,7 @@ from sepflow.metrics.speech import provenance as speech_provenance
 from sepflow.plan.jobs import ReportJob
 from sepflow.report.build import Examples, build_report
 from sepflow.report.provenance import AGGREGATION, external_provenance, music_provenance, run_provenance
+from sepflow.report.tuning import best_history
 from sepflow.systems import system_from_json
 
 EXAMPLE_ITEMS = 2
@@ -50,15 +51,18 @@ def run_report(job: ReportJob, out_dir: str | Path) -> None:
         if "package" in facts[row.experiment]:
             provenance[row.test_set.name][row.experiment] = external_provenance(facts[row.experiment])
     models = {name: assets["model"] for name, assets in job.assets.items() if "model" in assets}
+    histories = {exp: Path(path).parent / "train" / "history.csv" for exp, path in models.items()}
+    histories.update({exp: best_history(files) for exp, files in job.tuning.items()})  # the kept trial's
     build_report(
         {(row.experiment, row.test_set.name): row.metrics for row in job.rows},
         Path(out_dir),
         model_facts={name: values for name, values in facts.items() if values},
-        histories={exp: Path(path).parent / "train" / "history.csv" for exp, path in models.items()},
+        histories=histories,
         examples=examples,
         provenance=provenance,
         run=run,
         inputs=job.inputs,
         composite=job.composite,
         labels=job.labels,
+        tuning=job.tuning,
     )

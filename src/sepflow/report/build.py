@@ -12,6 +12,7 @@ rebuilt from a results folder without Snakemake:
 - composite: the definition of CSIG/CBAK/COVL the readable tables show ("cmgan" or "loizou")
 - labels: {experiment: label} shown for the experiment in readable tables, figures and the
   page (the CSVs keep the experiment's name, the key scripts join on)
+- tuning: {experiment: its search's outcome files} (sepflow.plan.layout.TUNE_FILES)
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from sepflow.report.tables import (
     with_gains,
     write_tables,
 )
+from sepflow.report.tuning import tuning_section
 
 logger = logging.getLogger(__name__)
 
@@ -147,6 +149,7 @@ def build_report(
     inputs: dict[str, str] | None = None,
     composite: str = "cmgan",
     labels: dict[str, str] | None = None,
+    tuning: dict[str, dict[str, str]] | None = None,
 ) -> pd.DataFrame:
     """Write summary.csv/.md, tables/, plots/, metrics.png and index.html; return the summary."""
     out_dir, inputs = Path(out_dir), inputs or {}
@@ -187,6 +190,7 @@ def build_report(
             )
             section.figures.append(("Spectrograms: mixture, reference and each experiment", panel))
         sections.append(section)
+    sections += [tuning_section(experiment, files) for experiment, files in (tuning or {}).items()]
 
     extra = []
     curves = {label.get(e, e): pd.read_csv(p) for e, p in (histories or {}).items() if Path(p).is_file()}

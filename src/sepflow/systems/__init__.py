@@ -1,8 +1,9 @@
 """Everything that produces estimates, behind one seam (the interface is `base.System`).
 
 An experiment names its kind by one key: `model` (trained here), `pretrained` (released
-weights), `baseline` (no assets) or `external` (another toolkit's enhancer). Adding a kind
-is one module and one line below.
+weights), `baseline` (no assets) or `external` (another toolkit's enhancer); `tune` beside
+`model` makes it a search whose best trial is the model (a kind whose keys take in every kind key
+the section names is the one chosen). Adding a kind is one module and one line below.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ SYSTEMS = Registry(
     "system kind",
     {
         "trained": "sepflow.systems.trained:TrainedSystem",
+        "tuned": "sepflow.systems.tuned:TunedSystem",
         "released": "sepflow.systems.released:ReleasedSystem",
         "baseline": "sepflow.systems.baseline:BaselineSystem",
         "external": "sepflow.systems.external:ExternalSystem",
@@ -37,10 +39,14 @@ def system_from_config(section: Mapping[str, Any], where: str, context: PlanCont
     """The system an experiment section names (exactly one kind key), checked with the plan."""
     kinds = _selectable()
     named = [key for key in kinds if key in section]
-    if len(named) != 1:
-        listed = ", ".join(f"'{key}'" for key in kinds)
-        raise SepflowError(f"{where}: give exactly one of {listed} (the system that produces the estimates).")
-    cls = kinds[named[0]]
+    covering = [kinds[key] for key in named if set(named) <= set(kinds[key].keys)]
+    if len(covering) != 1:
+        listed = ", ".join(f"'{key}'" for key in kinds if key != "tune")
+        raise SepflowError(
+            f"{where}: give exactly one of {listed} (the system that produces the estimates), "
+            "and 'tune' only beside 'model'."
+        )
+    cls = covering[0]
     for key in section:
         if key not in cls.keys:
             raise SepflowError(

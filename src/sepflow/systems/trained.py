@@ -6,6 +6,7 @@ so a segment too short for its analysis is named now), and the splits it learns 
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -23,6 +24,7 @@ from sepflow.systems.splits import check_pool, check_split
 from sepflow.train.job import TrainJob
 from sepflow.train.recipe import Recipe
 from sepflow.train.steps import STEPS, check_step_data
+from sepflow.tune.paths import set_at
 
 
 class TrainedSystem(ModelFileSystem):
@@ -53,9 +55,23 @@ class TrainedSystem(ModelFileSystem):
         data = TrainingDataSpec.parse(section["data"], f"{where}.data")
         _check_data(data, context, f"{where}.data")
         learned = context.datasets[data.learns_from]
-        check_step_data(recipe.step, learned.sources(), None, learned.sample_rate, f"{where}.train.step")
-        _check_loss(recipe.loss, learned.sample_rate, recipe.segment, f"{where}.train.loss")
+        _check_learning(recipe, learned.sources(), learned.sample_rate, where)
         return cls(model=model, args=dict(args), data=data, train=dataclasses.asdict(recipe))
+
+    def with_values(
+        self, values: Mapping[str, Any], where: str, sources: tuple[str, ...], sample_rate: int
+    ) -> TrainedSystem:
+        """This system with `values` set at dotted key paths into its args and recipe (`train.lr`,
+        `args.hidden`, `train.loss.terms[0].weight`), checked by the code that checks a config (the
+        model's arguments, the recipe's keys and bounds, the step and the loss on the data's
+        `sources` at `sample_rate`): a search's trial, whose mistakes name `where.PATH`."""
+        given = {"args": copy.deepcopy(self.args), "train": copy.deepcopy(self.train)}
+        for path, value in values.items():
+            set_at(given, path, value, where)
+        MODELS.bind(self.model, given["args"], f"{where}.args")
+        recipe = _recipe(given["train"], f"{where}.train", self.train["seed"])
+        _check_learning(recipe, sources, sample_rate, where)
+        return self.model_copy(update={"args": given["args"], "train": dataclasses.asdict(recipe)})
 
     @property
     def recipe(self) -> Recipe:
@@ -117,6 +133,12 @@ def _recipe(section: Any, where: str, seed: int) -> Recipe:
         raise STEPS.unknown(name, f"{where}.step.name")
     STEPS.bind(name, step, f"{where}.step")
     return recipe
+
+
+def _check_learning(recipe: Recipe, sources: tuple[str, ...], sample_rate: int, where: str) -> None:
+    """The recipe's step and loss against the data it learns from."""
+    check_step_data(recipe.step, sources, None, sample_rate, f"{where}.train.step")
+    _check_loss(recipe.loss, sample_rate, recipe.segment, f"{where}.train.loss")
 
 
 def _check_data(data: TrainingDataSpec, context: PlanContext, where: str) -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -72,8 +73,10 @@ class Trainer:
         out_dir: str | Path,
         device: str = "auto",
         name: str = "",
+        on_validation: Callable[[int, dict[str, float], torch.nn.Module], None] | None = None,
     ):
         self.model_name, self.model_args, self.recipe, self.data = model_name, model_args, recipe, data
+        self.on_validation = on_validation
         self.out_dir = Path(out_dir)
         self.last_path, self.best_path = self.out_dir / "last.pt", self.out_dir / "best.pt"
         self.accelerator = accelerator = make_accelerator(device, recipe.mixed_precision)
@@ -228,6 +231,9 @@ class Trainer:
             None if self.shared else (lambda: self.stop.received > 0),
         )
         self._refuse_unmeasured(scores)
+        if self.on_validation is not None:  # before the commit: interrupted in it, the validation is redone
+            metrics = {self.criterion.column: scores.value, "valid_si_snr": scores.si_snr}
+            self.on_validation(self.state["step"], metrics, self.eval_model)
         row, best = self._commit(scores)
         self.progress.validation(row, best, scores.unscored, self.eval_model, self.accelerator.device)
         stop = self.stop.received > 0
@@ -338,6 +344,13 @@ def train(
     out_dir: str | Path,
     device: str = "auto",
     name: str = "",
+    on_validation: Callable[[int, dict[str, float], torch.nn.Module], None] | None = None,
 ) -> dict:
-    """Train (or resume) and return the best model checkpoint dict (also at out_dir/best.pt)."""
-    return Trainer(model_name, model_args, recipe, data, out_dir, device, name).run()
+    """Train (or resume) and return the best model checkpoint dict (also at out_dir/best.pt).
+
+    `on_validation(step, metrics, model)` is called after each validation with its measures (the
+    step's criterion column and valid_si_snr) before the validation is committed (history, best.pt,
+    last.pt): an exception it raises (a search pruning its trial) ends the training uncommitted and
+    propagates, and a run interrupted in it validates that step again on resume."""
+    trainer = Trainer(model_name, model_args, recipe, data, out_dir, device, name, on_validation)
+    return trainer.run()
