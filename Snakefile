@@ -18,6 +18,7 @@ include: "workflow/rules/tune.smk"
 include: "workflow/rules/released.smk"
 include: "workflow/rules/enhance.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/export.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -49,6 +49,12 @@ class MetricsOptions(Spec):
     )
 
 
+class ExportOptions(Spec):
+    """`sepflow export` and the export rule (ONNX graphs and a model card of each trained model)."""
+
+    licence: str | None = Field(default=None, description="the licence the model cards state for the exported models")
+
+
 class RunSettings(Spec):
     """The config's top level; datasets and experiments are read by their recipes and systems."""
 
@@ -62,6 +68,7 @@ class RunSettings(Spec):
     only: list[str] = []
     metrics: MetricsOptions = MetricsOptions()
     enhance: EnhanceDefaults = EnhanceDefaults()
+    export: ExportOptions = ExportOptions()
     datasets: dict[Name, Any] = Field(min_length=1, description="name each dataset and its recipe")
     experiments: dict[Name, Any] = Field(min_length=1, description="name each experiment and its system")
 
@@ -134,6 +141,8 @@ def build_plan(config: Mapping[str, Any]) -> Plan:
     experiments = {
         name: _experiment(name, section, settings, context) for name, section in settings.experiments.items()
     }
+    for name, experiment in experiments.items():
+        experiment.system.check_plan(name, experiments, context)
     labels = {}
     for name, experiment in experiments.items():
         shown = experiment.label or name

@@ -44,10 +44,17 @@ def inputs(plan: Plan, rule: str, **w: str) -> dict[str, str | list[str]]:
         return {"trials": [layout.trial_record(w["experiment"], slot) for slot in range(trials)]}
     if rule == "fetch_released":
         return {}
+    if rule == "export_model":
+        experiment = plan.experiment(w["experiment"])
+        return {
+            "model": layout.model(w["experiment"]),
+            "manifests": [layout.manifest(split) for split in experiment.system.training_splits()],
+            "metrics": [layout.metrics(w["experiment"], split) for split in experiment.test_sets],
+        }
     split = SplitRef(dataset=w.get("dataset", "_"), split=w.get("split", "_"))
     if rule == "enhance":
         system = plan.experiment(w["experiment"]).system
-        return {"manifest": layout.manifest(split), **system.assets(layout.model(w["experiment"]))}
+        return {"manifest": layout.manifest(split), **system.assets(layout, w["experiment"])}
     if rule == "evaluate":
         enhanced = layout.enhanced(w["experiment"], split)
         return {"manifest": layout.manifest(split), "enhanced": enhanced, "record": layout.record(enhanced)}
@@ -80,6 +87,8 @@ def jobs(plan: Plan) -> Iterator[Job]:
         for slot in range(plan.experiment(experiment).system.tune.trials):
             yield job("tune_trial", [layout.trial_record(experiment, slot)], experiment=experiment, trial=str(slot))
         yield job("tune", [layout.model(experiment), *layout.tune_files(experiment).values()], experiment=experiment)
+    for experiment in plan.made_by("train_model"):
+        yield job("export_model", [layout.export(experiment)], experiment=experiment)
     for experiment, split in plan.targets():
         enhanced = layout.enhanced(experiment, split)
         w = {"experiment": experiment, "dataset": split.dataset, "split": split.split}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sepflow.plan import Plan
 from sepflow.specs import Spec, SplitRef
 from sepflow.train.job import TrainJob
@@ -94,11 +96,42 @@ def report_job(plan: Plan) -> ReportJob:
         ],
         manifests={split.name: layout.manifest(split) for split in plan.test_sets()},
         systems={name: e.system.for_inference().to_json() for name, e in experiments.items()},
-        assets={name: e.system.assets(layout.model(name)) for name, e in experiments.items()},
+        assets={name: e.system.assets(layout, name) for name, e in experiments.items()},
         rates={name: plan.datasets[e.test_sets[0].dataset].sample_rate for name, e in experiments.items()},
         inputs=plan.input_experiments(),
         labels={name: e.label for name, e in experiments.items() if e.label},
         composite=plan.settings.metrics.composite,
         tuning={name: layout.tune_files(name) for name in plan.made_by("tune")},
         config_hash=plan.config_hash,
+    )
+
+
+class ExportJob(Spec):
+    """What the export rule needs for a trained experiment's graphs and model card."""
+
+    experiment: str
+    checkpoint: str
+    history: str
+    data: dict[str, Any]
+    """The experiment's `data:` section, as its training read it."""
+    recipe: dict[str, Any]
+    manifests: dict[str, str]
+    """The manifest of each split training read, by `dataset/split` (their content hashes)."""
+    metrics: dict[str, str]
+    """The experiment's per-item metrics of each test set, by `dataset/split` (the card's scores)."""
+    licence: str | None
+
+
+def export_job(plan: Plan, experiment: str) -> ExportJob:
+    layout, spec = plan.layout, plan.experiment(experiment)
+    system = spec.system
+    return ExportJob(
+        experiment=experiment,
+        checkpoint=layout.model(experiment),
+        history=f"{layout.train_dir(experiment)}/history.csv",
+        data=system.data.model_dump(mode="json", exclude_none=True),
+        recipe=system.train,
+        manifests={split.name: layout.manifest(split) for split in system.training_splits()},
+        metrics={split.name: layout.metrics(experiment, split) for split in spec.test_sets},
+        licence=plan.settings.export.licence,
     )

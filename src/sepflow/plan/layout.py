@@ -53,6 +53,10 @@ class Layout:
     def model(self, experiment: str) -> str:
         return f"{self.results}/{experiment}/model.pt"
 
+    def export(self, experiment: str) -> str:
+        """results/{experiment}/export: the ONNX graphs and model card of its model.pt."""
+        return f"{self.results}/{experiment}/export"
+
     def train_dir(self, experiment: str) -> str:
         return f"{self.results}/{experiment}/train"
 

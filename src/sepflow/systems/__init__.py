@@ -1,7 +1,8 @@
 """Everything that produces estimates, behind one seam (the interface is `base.System`).
 
 An experiment names its kind by one key: `model` (trained here), `pretrained` (released
-weights), `baseline` (no assets) or `external` (another toolkit's enhancer); `tune` beside
+weights), `baseline` (no assets), `external` (another toolkit's enhancer) or `exported` (a
+trained experiment's ONNX export, run by onnxruntime); `tune` beside
 `model` makes it a search whose best trial is the model (a kind whose keys take in every kind key
 the section names is the one chosen). Adding a kind is one module and one line below.
 """
@@ -24,6 +25,7 @@ SYSTEMS = Registry(
         "released": "sepflow.systems.released:ReleasedSystem",
         "baseline": "sepflow.systems.baseline:BaselineSystem",
         "external": "sepflow.systems.external:ExternalSystem",
+        "exported": "sepflow.systems.exported:ExportedSystem",
         "checkpoint": "sepflow.systems.checkpoint:CheckpointSystem",
     },
 )

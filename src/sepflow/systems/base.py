@@ -30,6 +30,7 @@ from sepflow.specs import Spec, SplitRef
 if TYPE_CHECKING:
     from sepflow.data.recipes.base import CorpusRecipe
     from sepflow.infer.options import EnhanceOptions
+    from sepflow.plan.layout import Layout
 
 Separator = Callable[[np.ndarray], np.ndarray]
 
@@ -64,13 +65,17 @@ class System(Spec):
     def check_test_set(self, split: SplitRef, experiment: str, enhance: EnhanceOptions, context: PlanContext) -> None:
         """Whether it can be scored on `split` (SepflowError naming the key otherwise)."""
 
+    def check_plan(self, experiment: str, experiments: Mapping[str, Any], context: PlanContext) -> None:
+        """What needs the other experiments (a system made from another's model); called once
+        every experiment is read."""
+
     def is_unprocessed(self) -> bool:
         """Whether it passes the input through: the row every model's gain is measured against."""
         return False
 
-    def assets(self, model_path: str) -> dict[str, str]:
-        """Files the enhance job needs, by name; `model_path` is where this experiment's model.pt lives."""
-        return {"model": model_path} if self.makes_model else {}
+    def assets(self, layout: Layout, experiment: str) -> dict[str, str]:
+        """Files the enhance job needs, by name (its Snakemake inputs)."""
+        return {"model": layout.model(experiment)} if self.makes_model else {}
 
     def uses_gpu(self) -> bool:
         """Whether its jobs run a network (tagged `gpu` when the run uses CUDA)."""

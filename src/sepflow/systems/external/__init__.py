@@ -44,7 +44,7 @@ class ExternalSystem(System):
         except SepflowError as exc:
             raise SepflowError(f"experiments.{experiment}.external: {exc}") from None
 
-    def assets(self, model_path: str) -> dict[str, str]:
+    def assets(self, layout, experiment: str) -> dict[str, str]:
         """The library and model files it loads: a reinstalled wheel reruns its test sets."""
         return {name: str(path) for name, path in EXTERNAL.load(self.external).asset_files().items()}
 
