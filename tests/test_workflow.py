@@ -143,3 +143,23 @@ def test_a_corrupt_manifest_then_a_plain_rerun_rebuilds_the_model(workdir):
     assert "train_model" in _dry_run_rules(snakemake(workdir))
     assert model.stat().st_mtime_ns > built
     assert "Nothing to be done" in (lambda p: p.stdout + p.stderr)(snakemake(workdir, "-n"))
+
+
+def test_the_exported_model_scores_as_the_model_it_was_exported_from(workdir):
+    """tiny_onnx runs tiny's ONNX export through onnxruntime; the card states how tiny was made."""
+    import json
+
+    import numpy as np
+
+    model = pd.read_csv(workdir / "results/tiny/demo/test/metrics.csv")
+    graph = pd.read_csv(workdir / "results/tiny_onnx/demo/test/metrics.csv")
+    assert list(graph["id"]) == list(model["id"])
+    assert np.allclose(graph["si_snr"], model["si_snr"], atol=1e-3) and np.allclose(
+        graph["stoi"], model["stoi"], atol=1e-4
+    )
+    card = json.loads((workdir / "results/tiny/export/model_card.json").read_text())
+    manifests = {s: json.loads((workdir / f"data/manifests/demo/{s}.json").read_text()) for s in ("train", "valid")}
+    assert card["training"]["content_hashes"] == {f"demo/{s}": m["content_hash"] for s, m in manifests.items()}
+    assert card["training"]["steps"] == TINY["experiments"]["tiny"]["train"]["steps"]
+    assert card["scores"]["demo/test"]["n"] == 3
+    assert card["scores"]["demo/test"]["si_snr"] == pytest.approx(model["si_snr"].mean())
