@@ -45,6 +45,17 @@ def log_lines(on: Callable[[str], None] | None = None) -> Iterator[list[str]]:
 
 
 @pytest.fixture(autouse=True)
+def _logging_as_found():
+    """A test that sets up sepflow's logging (a command, a stage) leaves it as it found it."""
+    logger = logging.getLogger("sepflow")
+    handlers, level, propagate = list(logger.handlers), logger.level, logger.propagate
+    yield
+    logger.handlers[:] = handlers
+    logger.setLevel(level)
+    logger.propagate = propagate
+
+
+@pytest.fixture(autouse=True)
 def _one_thread():
     """Tests run at one thread: steady timings and no oversubscription on small machines."""
     previous = torch.get_num_threads()

@@ -57,7 +57,14 @@ def _terminal() -> TextIO | None:
     if any(isinstance(h, logging.FileHandler | _JobLog) for h in handlers):
         return None
     streams = [h.stream for h in handlers if isinstance(h, logging.StreamHandler) and h.level <= logging.INFO]
-    return next((s for s in streams if getattr(s, "isatty", lambda: False)()), None)
+    return next((s for s in streams if _is_terminal(s)), None)
+
+
+def _is_terminal(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # no such method, or the stream is closed
+        return False
 
 
 def progress(items: Iterable[T], total: int, what: str, logger: logging.Logger) -> Iterator[T]:

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from conftest import log_lines
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch import nn
@@ -182,11 +183,11 @@ def test_changing_examples_resumes_and_keeps_the_events_up_to_the_saved_step(toy
     """A resumed run continues (examples do not change training) and drops only the events
     after the step it resumes from: those of the saved step itself stay."""
     run(toy_data, "toy", "valid", tmp_path / "run", "gatewave", {"hidden": 8, "depth": 2}, examples=1)
-    logs = []
     r = Recipe.from_config({**BASE, "steps": 6, "examples": 2})
     train_set, valid_set = (read_manifest(toy_data / f"manifests/toy/{split}.json") for split in ("train", "valid"))
     data = training_data(train_set, valid_set, r.segment, r.seed)
-    train("gatewave", {"hidden": 8, "depth": 2}, r, data, tmp_path / "run", "cpu", logs.append)
+    with log_lines() as logs:
+        train("gatewave", {"hidden": 8, "depth": 2}, r, data, tmp_path / "run", "cpu")
     assert any("resuming" in line and "step 4" in line for line in logs)
     acc = events(tmp_path / "run")
     assert [e.step for e in acc.Scalars("valid_loss")] == [2, 4, 6]
