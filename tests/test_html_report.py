@@ -58,7 +58,7 @@ def page(workdir) -> Path:
 
 def test_page_is_self_contained_with_every_experiment(page):
     text = page.read_text()
-    for experiment in ("noisy", "gating", "deepfilternet3", "rnnoise", "tiny", "other"):
+    for experiment in ("noisy", "gating", "deepfilternet3", "rnnoise", "tiny", "other", "tiny_onnx"):
         assert f"<td>{experiment}</td>" in text
     assert 'src="data:image/png;base64,' in text and 'src="data:audio/wav;base64,' in text
     assert "file://" not in text and 'src="results' not in text and 'src="plots' not in text
@@ -83,7 +83,7 @@ def test_dom_has_tables_figures_and_audio(page):
     browser = _chromium()
     dom = _headless(browser, "--dump-dom", page.as_uri()).stdout
     assert dom.count("<table") >= 2  # the results and the audio examples
-    assert dom.count("<audio") == 2 * 8  # 2 items x (mixture, reference and the six experiments)
+    assert dom.count("<audio") == 2 * 9  # 2 items x (mixture, reference and the seven experiments)
     assert dom.count("<img") == 5  # bars, distributions, gains by input SNR, spectrograms, training curves
     assert "SI-SNRi (dB)" in dom and "RTF (1 thread)" in dom
 
@@ -102,7 +102,8 @@ def test_report_tables_per_test_set(workdir):
     import pandas as pd
 
     table = pd.read_csv(workdir / "results/report/tables/demo_test.csv")
-    assert list(table["experiment"]) == ["noisy", "gating", "deepfilternet3", "rnnoise", "tiny", "other"]
-    assert table["parameters"].isna().tolist() == [True, True, True, True, False, False]
+    assert list(table["experiment"]) == ["noisy", "gating", "deepfilternet3", "rnnoise", "tiny", "other", "tiny_onnx"]
+    assert table["parameters"].isna().tolist() == [True, True, True, True, False, False, False]
+    assert table["parameters"].iloc[-1] == table["parameters"].iloc[-3]  # the export has its model's parameters
     assert (table.loc[2:, "rtf"] > 0).all()
     assert np.isfinite(table["pesq_wb_mean"]).all()

@@ -24,7 +24,7 @@ def workdir(tiny_run) -> Path:
 
 def test_report_has_finite_metrics_for_every_row(workdir):
     summary = pd.read_csv(workdir / "results/report/summary.csv")
-    assert set(summary["experiment"]) == {"noisy", "gating", "deepfilternet3", "rnnoise", "tiny", "other"}
+    assert set(summary["experiment"]) == {"noisy", "gating", "deepfilternet3", "rnnoise", "tiny", "other", "tiny_onnx"}
     # composite.m's CSIG: CMGAN's is undefined on the demo's references (digital silence around each utterance)
     metric_columns = ["pesq_wb_mean", "stoi_mean", "si_snr_mean", "si_snr_i_mean", "csig_loizou_mean"]
     assert set(metric_columns) <= set(summary.columns)
@@ -71,6 +71,9 @@ def test_changing_one_training_parameter_reruns_only_its_chain(workdir):
         "results/tiny/model.pt",
         "results/tiny/demo/test/enhanced, results/tiny/demo/test/enhanced.record.json",
         "results/tiny/demo/test/metrics.csv",
+        "results/tiny/export",  # tiny's ONNX export, scored as tiny_onnx
+        "results/tiny_onnx/demo/test/enhanced, results/tiny_onnx/demo/test/enhanced.record.json",
+        "results/tiny_onnx/demo/test/metrics.csv",
         "results/report/summary.csv, results/report/summary.md, results/report/metrics.png, "
         "results/report/index.html, results/report/tables, results/report/plots",
     }
