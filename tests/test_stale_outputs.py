@@ -85,7 +85,7 @@ def change_a_training_value(workdir: Path) -> Callable[[], None]:
     return lambda: write_config(workdir, TINY)
 
 
-EVERYTHING = ("prepare", "manifest", "train_model", "enhance", "evaluate", "report")
+EVERYTHING = ("prepare", "manifest", "train_model", "export_model", "enhance", "evaluate", "report")
 CHANGES = {  # how to change the finished run; which experiment's jobs of which rules redo (None: all)
     "a file added to a prepared folder": (add_to_prepared, None, EVERYTHING),
     "a file deleted from a prepared folder": (delete_from_prepared, None, EVERYTHING),

@@ -187,6 +187,7 @@ def test_a_results_folder_gives_the_card_its_steps_and_report_scores(tmp_path):
         "experiment,testset,n,pesq_wb_mean,pesq_wb_ci95,si_snr_mean\nnoisy,demo/test,32,1.5,0.1,2.0\n"
         "tcm,demo/test,32,2.1,0.1,9.5\n"
     )
+    torch.save({"step": 200}, experiment / "model.pt")  # the kept step, as the trainer records it
     training, scores = results_provenance(experiment / "model.pt")
     assert training == {"steps": 300, "best_step": 200}
     assert scores == {"demo/test": {"n": 32, "pesq_wb": 2.1, "si_snr": 9.5}}

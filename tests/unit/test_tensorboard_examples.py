@@ -6,6 +6,7 @@ curve is the same with examples on and off."""
 from __future__ import annotations
 
 import io
+import time
 from pathlib import Path
 
 import matplotlib
@@ -179,6 +180,15 @@ def test_examples_leave_the_training_curve_unchanged_and_zero_writes_none(toy_da
     assert torch.equal(a["rng_cpu"], b["rng_cpu"])
 
 
+def in_the_next_second() -> None:
+    """TensorBoard reads a folder's event files in name order: whole seconds, then a per-process
+    counter compared as text (".10" before ".9"), so a resume within the same second in the same
+    process (only a test does that) could be read before the run it resumes."""
+    now = int(time.time())
+    while int(time.time()) == now:
+        time.sleep(0.05)
+
+
 def test_changing_examples_resumes_and_keeps_the_events_up_to_the_saved_step(toy_data, tmp_path):
     """A resumed run continues (examples do not change training) and drops only the events
     after the step it resumes from: those of the saved step itself stay."""
@@ -186,6 +196,7 @@ def test_changing_examples_resumes_and_keeps_the_events_up_to_the_saved_step(toy
     r = Recipe.from_config({**BASE, "steps": 6, "examples": 2})
     train_set, valid_set = (read_manifest(toy_data / f"manifests/toy/{split}.json") for split in ("train", "valid"))
     data = training_data(train_set, valid_set, r.segment, r.seed)
+    in_the_next_second()
     with log_lines() as logs:
         train("gatewave", {"hidden": 8, "depth": 2}, r, data, tmp_path / "run", "cpu")
     assert any("resuming" in line and "step 4" in line for line in logs)
