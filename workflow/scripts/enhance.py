@@ -1,9 +1,9 @@
 """Snakemake adapter: separate a test split with the experiment's system."""
 
 from sepflow.data.manifest import read_manifest
-from sepflow.files import write_folder_record
 from sepflow.infer.offline import enhance_manifest
 from sepflow.infer.options import EnhanceOptions
+from sepflow.records import write_folder_record
 from sepflow.stage import stage
 from sepflow.systems import system_from_json
 

@@ -2,9 +2,11 @@
 
 from sepflow.data.manifest import read_manifest
 from sepflow.metrics.evaluate import evaluate_manifest
+from sepflow.records import check_unchanged
 from sepflow.stage import stage
 
 with stage(snakemake):
+    check_unchanged(snakemake.input.enhanced, snakemake.input.record)
     manifest = read_manifest(snakemake.input.manifest)
     evaluate_manifest(
         manifest,

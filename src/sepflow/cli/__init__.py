@@ -6,6 +6,7 @@ estimates against references, without writing Python or a workflow config.
     sepflow evaluate enhanced/ clean/ --mixtures noisy/ --csv scores.csv
     sepflow export results/tcm_unet/model.pt tcm_unet_onnx/
     sepflow enhance tcm_unet_onnx/ noisy.wav clean.wav --stream
+    sepflow verify --hash --fix
 
 Any sample rate and channel count goes in: audio is resampled to the checkpoint's rate and
 back, and a mono model hears each channel (or the downmix, --channels downmix). Long files
@@ -17,6 +18,7 @@ can cause (a full disk among them) print one line and exit with status 2.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -25,6 +27,7 @@ from sepflow import __version__
 from sepflow.cli.enhance import enhance
 from sepflow.cli.evaluate import evaluate
 from sepflow.cli.export import export
+from sepflow.cli.verify import verify_project
 from sepflow.disk import FULL_ERRNOS, DiskFull
 from sepflow.errors import SepflowError
 from sepflow.logs import configure
@@ -97,6 +100,16 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--workers", type=int, default=1, help="processes scoring items in parallel")
     p.set_defaults(run=evaluate)
+
+    p = commands.add_parser(
+        "verify", help="check every file of a project's prepared and enhanced folders (--fix: mark them for a rerun)"
+    )
+    p.add_argument("--directory", default=".", help="the project folder (default: here)")
+    p.add_argument("--configfile", action="append", default=[], help="a config merged over config.yaml, as snakemake's")
+    p.add_argument("--hash", action="store_true", help="also hash every file a manifest lists against the manifest")
+    p.add_argument("--fix", action="store_true", help="mark what changed so that the next snakemake run redoes it")
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="threads hashing files")
+    p.set_defaults(run=verify_project)
     return top
 
 
@@ -104,7 +117,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     args = parser().parse_args(None if argv is None else list(argv))
     configure(console=sys.stderr, quiet=getattr(args, "quiet", False))
     try:
-        args.run(args)
+        status = args.run(args)
     except SepflowError as exc:
         print(f"sepflow {args.command}: error: {exc}", file=sys.stderr)
         return USER_ERROR
@@ -116,7 +129,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    return 0
+    return status or 0
 
 
 if __name__ == "__main__":

@@ -57,6 +57,14 @@ class Manifest:
             out[f"stem/{name}"] = self.root / rel
         return out
 
+    def recorded(self, item: dict) -> dict[Path, int]:
+        """Each of an item's files with the size in bytes the manifest recorded for it."""
+        return {path: int(item["files"][key]["bytes"]) for key, path in self.paths(item).items()}
+
+    def prepared_folder(self) -> Path:
+        """The prepared dataset folder its files live in: {data}/audio/{dataset}."""
+        return self.root / "audio" / self.dataset
+
     def mixture_path(self, item: dict) -> Path:
         """What a model hears: the noisy file, the music mixture or the pool file."""
         return self.root / item[{"paired": "noisy", "stems": "mixture", "pool": "audio"}[self.kind]]
@@ -152,6 +160,15 @@ def _remake(manifest_path: Path, file: Path) -> str:
     return f"{gone}: remake it with `snakemake {folder}` (`snakemake all_data` remakes every dataset), then rerun."
 
 
+def _remake_changed(manifest_path: Path, file: Path) -> str:
+    """How to get a file edited in place back (no directory's time moved, so a plain rerun does
+    not see it): force its prepared folder."""
+    folder = manifest_path.parent.parent.parent / "audio" / manifest_path.parent.name
+    if not file.resolve().is_relative_to(folder.resolve()):
+        return "restore it, or rebuild the manifest from the files there are."
+    return f"remake it and what depends on it with `snakemake --forcerun {folder}` (or `sepflow verify --fix`)."
+
+
 def _check_file(manifest_path: Path, item: dict, key: str, file: Path, sample_rate: int) -> None:
     where = f"manifest {manifest_path}, item {item['id']!r}"
     if not file.is_file():
@@ -165,8 +182,8 @@ def _check_file(manifest_path: Path, item: dict, key: str, file: Path, sample_ra
     recorded = item["files"][key]["bytes"]
     if file.stat().st_size != recorded:
         raise SepflowError(
-            f"{where}: {file} has {file.stat().st_size} bytes, the manifest recorded {recorded}: "
-            "it changed since. Rerun the workflow (snakemake rebuilds what depends on it)."
+            f"{where}: {file} has {file.stat().st_size} bytes, the manifest recorded {recorded}: it changed since; "
+            f"{_remake_changed(manifest_path, file)}"
         )
 
 

@@ -28,6 +28,7 @@ def prepare_dataset(
     workers: int = 1,
 ) -> Path:
     """Prepare one configured dataset (its recipe decides how) into `audio_dir`."""
+    recipe.check_contents(f"datasets.{Path(audio_dir).name}")
     recipe.download(Path(raw_dir))  # checksummed and resumable; kept in raw_dir between runs
     audio_dir = Path(audio_dir)
     try:

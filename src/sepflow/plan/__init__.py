@@ -10,6 +10,7 @@ one `from_json`; nothing downstream parses config strings again.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
@@ -64,6 +65,11 @@ class RunSettings(Spec):
     studies_dir: str = Field(default="studies", description="hyper-parameter searches' journals, outside results")
     device: Literal["auto", "cpu", "cuda"] = Field(description="auto uses CUDA when present")
     cluster: Flag = False
+    check_every_file: Flag = Field(
+        default=False,
+        description="stat every file of every recorded folder at each invocation (else one stat per directory; "
+        "`sepflow verify` checks every file on demand)",
+    )
     threads: Threads = Field(description="threads per job: {train: N, enhance: N, evaluate: N}")
     only: list[str] = []
     metrics: MetricsOptions = MetricsOptions()
@@ -136,7 +142,11 @@ class Plan:
 def build_plan(config: Mapping[str, Any]) -> Plan:
     """Validate `config` and resolve it; the first mistake raises one SepflowError naming its key."""
     settings = RunSettings.parse(config, "")
-    datasets = {name: parse_dataset(section, f"datasets.{name}") for name, section in settings.datasets.items()}
+    layout = Layout(settings.data_dir, settings.results_dir, settings.studies_dir)
+    datasets = {
+        name: parse_dataset(section, f"datasets.{name}", prepared=_prepared(layout, name))
+        for name, section in settings.datasets.items()
+    }
     context = PlanContext(datasets=datasets, seed=settings.seed)
     experiments = {
         name: _experiment(name, section, settings, context) for name, section in settings.experiments.items()
@@ -163,6 +173,13 @@ def build_plan(config: Mapping[str, Any]) -> Plan:
         selected=_selected(experiments, settings.only),
         config_hash=hashlib.sha256(canonical_json(dict(config)).encode()).hexdigest()[:16],
     )
+
+
+def _prepared(layout: Layout, dataset: str) -> bool:
+    """Whether the dataset was prepared (its record is there): then a listing of the user's
+    folder is left to the stale check and the prepare job, so that reading the config costs
+    the same for ten files as for a million."""
+    return os.path.isfile(layout.record(layout.prepared(dataset)))
 
 
 def _experiment(name: str, section: Any, settings: RunSettings, context: PlanContext) -> Experiment:

@@ -28,8 +28,8 @@ def _flat(named: dict[str, str | list[str]]) -> list[str]:
 def inputs(plan: Plan, rule: str, **w: str) -> dict[str, str | list[str]]:
     """A job's named inputs, by rule and wildcards (the rules' input functions)."""
     layout = plan.layout
-    if rule == "prepare":
-        return {"user_files": plan.datasets[w["dataset"]].inputs()}
+    if rule == "prepare":  # a user's folder it reads is watched through its record (plan/stale.py)
+        return {}
     if rule == "manifest":
         prepared = layout.prepared(w["dataset"])
         return {"audio": prepared, "record": layout.record(prepared)}

@@ -1,10 +1,12 @@
 """No output stands on a changed or missing input, and nothing is deleted to make it so.
 
 A folder a stage wrote (a prepared dataset, an enhanced test set) that differs from its record
-(a file corrupted, deleted or added by hand), and a file that later outputs were made from but
-which is gone (Snakemake itself skips a missing intermediate while the outputs after it exist),
-are outputs to redo. The workflow hands them to Snakemake as forced outputs while it builds its
-DAG, so a dry run shows exactly what a real run will redo, and neither changes a file.
+(a file deleted, added or renamed by hand; see sepflow.records for what is seen at rest), a
+user's folder a preparation read that changed since, and a file that later outputs were made
+from but which is gone (Snakemake itself skips a missing intermediate while the outputs after
+it exist), are outputs to redo. The workflow hands them to Snakemake as forced outputs while it
+builds its DAG, so a dry run shows exactly what a real run will redo, and neither changes a file.
+The cost grows with the number of directories, not of files (unless `check_every_file`).
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from sepflow.files import folder_changes
 from sepflow.plan import Plan
 from sepflow.plan.graph import jobs
+from sepflow.records import folder_changes, source_changes
 
 SHOWN = 3
 
@@ -34,15 +36,26 @@ def _listed(items: list[str]) -> str:
 def stale_outputs(plan: Plan) -> Stale:
     graph = list(jobs(plan))
     outputs, reasons = [], []
+    every_file = plan.settings.check_every_file
     for job in graph:
         folders = [path for path in job.outputs if plan.layout.record(path) in job.outputs]
         for folder in folders:
-            changes = folder_changes(folder, plan.layout.record(folder))
+            record = plan.layout.record(folder)
+            changes = folder_changes(folder, record, every_file)
             if changes:
-                outputs.append(plan.layout.record(folder))
+                outputs.append(record)
                 reasons.append(
                     f"{folder} changed since it was made ({_listed(changes)}); it and what depends on it are redone."
                 )
+            elif job.rule == "prepare":
+                dataset = os.path.basename(folder)
+                read = source_changes(record, plan.datasets[dataset].inputs, every_file)
+                if read:
+                    outputs.append(record)
+                    reasons.append(
+                        f"the files {folder} was prepared from changed ({_listed(read)}); "
+                        "it and what depends on it are redone."
+                    )
     made_from_missing = {
         path
         for job in graph

@@ -69,7 +69,7 @@ def experiment_data(
     dataset, or pools mixed on the fly; `manifests` maps each split's name to its manifest."""
 
     def manifest(split: SplitRef) -> Manifest:
-        return read_manifest(manifests[split.name])
+        return read_manifest(manifests[split.name], check_files=False)  # each file is checked as it is read
 
     if data.mixing is not None:
         from sepflow.data.datasets.mixing import mixing_data  # it builds a TrainingData: import here

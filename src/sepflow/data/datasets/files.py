@@ -6,16 +6,17 @@ are the sources."""
 from __future__ import annotations
 
 import numpy as np
-import soundfile as sf
 import torch
 from torch.utils.data import Dataset
 
 from sepflow.audio import audio_info
+from sepflow.data.datasets.checked import ItemFiles
 from sepflow.data.manifest import Manifest
 
 
 class _ManifestFiles(Dataset):
     def __init__(self, manifest: Manifest):
+        self.reader = ItemFiles([manifest])
         self.sources = manifest.sources
         self.sample_rate, self.task = manifest.sample_rate, manifest.task
         self.files = [
@@ -26,9 +27,8 @@ class _ManifestFiles(Dataset):
     def __len__(self) -> int:
         return len(self.files)
 
-    @staticmethod
-    def _read(paths, start: int, stop: int) -> list[np.ndarray]:
-        return [sf.read(str(p), start=start, stop=stop, dtype="float32", always_2d=True)[0].T for p in paths]
+    def _read(self, paths, start: int, stop: int) -> list[np.ndarray]:
+        return [self.reader.read(p, start, stop).T for p in paths]
 
 
 class FileSegments(_ManifestFiles):

@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 import torch
 from scipy import fft
 from torch.utils.data import Dataset
@@ -37,6 +36,7 @@ from torch.utils.data import Dataset
 from sepflow.audio import audio_info
 from sepflow.audio.rir import early_part
 from sepflow.data.datasets import TrainingData
+from sepflow.data.datasets.checked import ItemFiles
 from sepflow.data.datasets.specs import MixingData
 from sepflow.data.manifest import Manifest
 from sepflow.errors import SepflowError
@@ -59,9 +59,11 @@ def pool_files(manifest: Manifest) -> list[tuple[Path, int]]:
     return [(manifest.paths(item)["audio"], int(item["length"])) for item in manifest.items]
 
 
-def _read(path: Path, channels: int, pool: str, start: int = 0, stop: int | None = None) -> np.ndarray:
+def _read(
+    reader: ItemFiles, path: Path, channels: int, pool: str, start: int = 0, stop: int | None = None
+) -> np.ndarray:
     """(channels, samples) of `path`; a file with another channel count is an error naming it."""
-    data, _ = sf.read(str(path), start=start, stop=stop, dtype="float32", always_2d=True)
+    data = reader.read(path, start, stop)
     if data.shape[1] != channels:
         raise SepflowError(
             f"{path} has {data.shape[1]} channel(s) but the {pool} pool's first file has {channels}; "
@@ -82,11 +84,13 @@ class SignalSampler:
         max_tries: int = 20,
         name: str = "pool",
         channels: int | None = None,
+        reader: ItemFiles | None = None,
     ):
         if not files:
             raise SepflowError(f"the {name} pool is empty; check its manifest.")
         self.files, self.crop, self.min_rms_db = list(files), int(crop), min_rms_db
         self.max_tries, self.name = max_tries, name
+        self.reader = reader or ItemFiles()
         self.channels = channels or audio_info(self.files[0][0]).channels
 
     def __len__(self) -> int:
@@ -98,9 +102,9 @@ class SignalSampler:
             path, length = self.files[index]
             if length >= need:
                 start = int(rng.integers(0, length - need + 1))
-                pieces.append(_read(path, self.channels, self.name, start, start + need))
+                pieces.append(_read(self.reader, path, self.channels, self.name, start, start + need))
             else:
-                pieces.append(_read(path, self.channels, self.name))
+                pieces.append(_read(self.reader, path, self.channels, self.name))
             need -= pieces[-1].shape[-1]
             index = int(rng.integers(len(self.files)))
         return pieces[0] if len(pieces) == 1 else np.concatenate(pieces, axis=-1)
@@ -124,10 +128,12 @@ class SignalSampler:
 class RirSampler:
     """Random room impulse responses, (channels, samples), cut to at most `max_samples`."""
 
-    def __init__(self, files: Sequence[tuple[Path, int]], max_samples: int | None = None):
+    def __init__(
+        self, files: Sequence[tuple[Path, int]], max_samples: int | None = None, reader: ItemFiles | None = None
+    ):
         if not files:
             raise SepflowError("the RIR pool is empty; check its manifest.")
-        self.files, self.max_samples = list(files), max_samples
+        self.files, self.max_samples, self.reader = list(files), max_samples, reader or ItemFiles()
         self.channels = audio_info(self.files[0][0]).channels
 
     def __len__(self) -> int:
@@ -136,7 +142,7 @@ class RirSampler:
     def sample(self, rng: np.random.Generator) -> np.ndarray:
         path, length = self.files[int(rng.integers(len(self.files)))]
         stop = length if self.max_samples is None else min(length, self.max_samples)
-        return _read(path, self.channels, "RIR", 0, stop)
+        return _read(self.reader, path, self.channels, "RIR", 0, stop)
 
 
 def _convolve(signals: Sequence[np.ndarray], jobs: Sequence[tuple[int, np.ndarray]]) -> list[np.ndarray]:
@@ -270,12 +276,14 @@ def mixer_from_manifests(
     """A RandomMixtureSampler over pool manifests (several per role are pooled together);
     options are RandomMixtureSampler's."""
     sr = speech[0].sample_rate
+    reader = ItemFiles([*speech, *noise, *rirs])  # each file checked against its manifest as it is read
     rir_sampler = None
     if rirs:
-        rir_sampler = RirSampler(_files(rirs, sr), None if rir_seconds is None else int(rir_seconds * sr))
+        max_samples = None if rir_seconds is None else int(rir_seconds * sr)
+        rir_sampler = RirSampler(_files(rirs, sr), max_samples, reader)
     return RandomMixtureSampler(
-        SignalSampler(_files(speech, sr), segment_samples, min_rms_db, name="speech"),
-        SignalSampler(_files(noise, sr), segment_samples, min_rms_db, name="noise"),
+        SignalSampler(_files(speech, sr), segment_samples, min_rms_db, name="speech", reader=reader),
+        SignalSampler(_files(noise, sr), segment_samples, min_rms_db, name="noise", reader=reader),
         rir_sampler,
         sr,
         **options,

@@ -33,14 +33,17 @@ RECIPES = Registry(
 )
 
 
-def parse_dataset(section: Mapping[str, Any], where: str) -> CorpusRecipe:
+def parse_dataset(section: Mapping[str, Any], where: str, prepared: bool = False) -> CorpusRecipe:
     """The recipe of one `datasets.NAME` section, its options validated (shapes, then the
-    checks that need the filesystem, such as a user's folder holding pairs)."""
+    checks that need the filesystem: a user's folder exists and, unless the dataset is
+    `prepared` already, holds pairs)."""
     if not isinstance(section, Mapping) or "recipe" not in section:
         raise SepflowError(f"{where}.recipe: missing; name a corpus recipe, one of: {', '.join(sorted(RECIPES))}")
     cls: type[CorpusRecipe] = RECIPES.load(section["recipe"], f"{where}.recipe")
     recipe = cls(cls.Options.parse(section, where))
     recipe.check(where)
+    if not prepared:
+        recipe.check_contents(where)
     return recipe
 
 

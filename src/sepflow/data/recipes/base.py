@@ -70,8 +70,14 @@ class CorpusRecipe:
         raise NotImplementedError
 
     def check(self, where: str) -> None:
-        """What the options cannot show alone (a user's folder exists and holds pairs); raise
-        SepflowError naming f"{where}.KEY". Called when the config is read."""
+        """What the options cannot show alone (a user's folder exists), at a cost that does not
+        grow with the corpus; raise SepflowError naming f"{where}.KEY". Called when the config
+        is read."""
+
+    def check_contents(self, where: str) -> None:
+        """What only listing the user's files shows (every clean file has its noisy pair, every
+        track its stems): run by the prepare job before it writes, and when the config is read
+        only while the dataset is not prepared yet (so a dry run at rest does not list it)."""
 
     def inputs(self) -> list[str]:
         """Files outside data/ that preparation reads (a user's folder)."""

@@ -26,6 +26,9 @@ class PairedFolder(UserFolder):
         for split, folder in self.split_folders().items():
             for side in SIDES:
                 existing_folder(folder / side, f"{where}.splits.{split}")
+
+    def check_contents(self, where: str) -> None:
+        for split, folder in self.split_folders().items():
             names = [{p.stem for p in audio_files(folder / side)} for side in SIDES]
             if not names[0]:
                 raise SepflowError(f"{where}.splits.{split}: {folder / 'clean'} holds no .wav or .flac files.")

@@ -36,7 +36,11 @@ class StemsFolder(UserFolder):
 
     def check(self, where: str) -> None:
         for split, folder in self.split_folders().items():
-            tracks = _tracks(existing_folder(folder, f"{where}.splits.{split}"))
+            existing_folder(folder, f"{where}.splits.{split}")
+
+    def check_contents(self, where: str) -> None:
+        for split, folder in self.split_folders().items():
+            tracks = _tracks(folder)
             if not tracks:
                 raise SepflowError(f"{where}.splits.{split}: {folder} holds no track folders.")
             for track in tracks:
