@@ -35,7 +35,7 @@ from sepflow.data.datasets.mixing import MixingSegments, mixer_from_manifests
 from sepflow.data.manifest import paired_manifest, pool_manifest
 from sepflow.data.segments import StepBatches
 from sepflow.models import as_sources, build_model
-from sepflow.train.loader import loader_workers, training_loader
+from sepflow.train.loader import loader_workers, raising, training_loader
 
 SR = 16000
 WARMUP = 4
@@ -74,7 +74,7 @@ def run(dataset: Dataset, workers: int, args: argparse.Namespace) -> tuple[float
     torch.manual_seed(0)
     model = build_model(args.model, **json.loads(args.args)).to(args.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
-    batches = iter(training_loader(dataset, StepBatches(len(dataset), args.batch, seed=0), workers, seed=0))
+    batches = raising(training_loader(dataset, StepBatches(len(dataset), args.batch, seed=0), workers, seed=0))
     waited, start = 0.0, 0.0
     for step in range(WARMUP + args.steps):
         if step == WARMUP:

@@ -8,12 +8,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 from conftest import log_lines
+from torch.utils.data import Dataset
 
 from sepflow.data.datasets import training_data
 from sepflow.data.manifest import read_manifest
-from sepflow.train.loader import loader_workers
+from sepflow.data.segments import StepBatches
+from sepflow.errors import SepflowError
+from sepflow.train.loader import loader_workers, raising, training_loader
 from sepflow.train.loop import Trainer, train
 from sepflow.train.recipe import Recipe
 
@@ -51,6 +55,31 @@ def test_the_loader_has_the_workers_the_recipe_names_or_the_threads_give(toy_dat
     assert loader(3, num_workers=1).num_workers == 1
     assert loader(3, num_workers=0).num_workers == 0
     assert loader(1, num_workers=2).num_workers == 2
+
+
+CHANGED = "data/audio/toy/train/noisy/x.wav (toy/train) was deleted since its manifest was made; remake it"
+
+
+class Broken(Dataset):
+    """Eight items; reading item 5 meets a user error, as a file changed since its manifest does."""
+
+    def __len__(self) -> int:
+        return 8
+
+    def __getitem__(self, key):
+        if key[0] == 5:
+            raise SepflowError(CHANGED)
+        return torch.zeros(1, 4), torch.zeros(1, 1, 4)
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_user_error_reading_an_item_reaches_the_training_as_its_one_line(workers):
+    """Not DataLoader's re-raise, which puts the worker's traceback in the message."""
+    loader = training_loader(Broken(), StepBatches(8, 4, seed=0), workers, seed=0)
+    with pytest.raises(SepflowError) as caught:
+        for _ in raising(loader):
+            pass
+    assert str(caught.value) == CHANGED
 
 
 def test_a_run_with_loader_workers_ends_with_the_weights_of_one_without(toy_data, tmp_path):

@@ -13,17 +13,22 @@ whole run (`persistent_workers` only matters to a loader iterated again). They i
 SIGINT and SIGTERM: a Ctrl-C reaches the terminal's whole process group and Slurm signals
 every process of a job, and a worker dying of it would make PyTorch raise in the training
 process at once, before it saves its state (`train/stop.py`); the training process stops
-them when it is done.
+them when it is done. A user error met reading an item (a file changed since its manifest, a
+pool file with other channels) travels to the training process as a value and is raised
+there as it was raised: DataLoader would re-raise it with the worker's traceback in its
+message, and a SepflowError must reach the user as its one line.
 """
 
 from __future__ import annotations
 
 import signal
+from collections.abc import Iterator
 
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, default_collate
 
 from sepflow.data.segments import StepBatches
+from sepflow.errors import SepflowError
 
 
 def loader_workers(num_workers: int | None, threads: int) -> int:
@@ -39,12 +44,44 @@ def _ignore_stop_signals(worker_id: int) -> None:
         signal.signal(sig, signal.SIG_IGN)
 
 
+class _Carried(Dataset):
+    """The dataset's items, or the user error met reading one."""
+
+    def __init__(self, dataset: Dataset):
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, key):
+        try:
+            return self.dataset[key]
+        except SepflowError as error:
+            return error
+
+
+def _collate(items: list):
+    """A batch, or the first user error among its items."""
+    errors = [item for item in items if isinstance(item, SepflowError)]
+    return errors[0] if errors else default_collate(items)
+
+
 def training_loader(dataset: Dataset, batches: StepBatches, workers: int, seed: int) -> DataLoader:
-    """Batches of `dataset` as `batches` says, read on `workers` processes (0: in this one)."""
+    """Batches of `dataset` as `batches` says, read on `workers` processes (0: in this one);
+    iterate it with `raising`."""
     return DataLoader(
-        dataset,
+        _Carried(dataset),
         batch_sampler=batches,
         num_workers=workers,
+        collate_fn=_collate,
         worker_init_fn=_ignore_stop_signals if workers else None,
         generator=torch.Generator().manual_seed(seed),
     )
+
+
+def raising(loader: DataLoader) -> Iterator:
+    """The loader's batches; a user error met reading one is raised here, as it was raised."""
+    for batch in loader:
+        if isinstance(batch, SepflowError):
+            raise batch
+        yield batch

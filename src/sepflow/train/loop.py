@@ -37,7 +37,7 @@ from sepflow.losses import build_loss
 from sepflow.models import build_model, count_parameters
 from sepflow.models.checkpoint import atomic_save, model_checkpoint
 from sepflow.train.history import format_row, history_row, write_history_csv
-from sepflow.train.loader import loader_workers, training_loader
+from sepflow.train.loader import loader_workers, raising, training_loader
 from sepflow.train.progress import Progress
 from sepflow.train.recipe import Recipe, fingerprint_of
 from sepflow.train.resume import differences, keep_previous, load_state
@@ -308,7 +308,7 @@ class Trainer:
         self.resume()
         self._announce()
         self.progress.open(self.out_dir, self.state["step"], self.data, self.step_fn.estimate)
-        batches = iter(self._loader())
+        batches = raising(self._loader())
         self.stop = StopRequest()
         try:
             if self.state["validation_pending"]:
