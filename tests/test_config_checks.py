@@ -202,6 +202,13 @@ def test_testing_on_another_dataset_needs_the_channel_handling_declared():
             "unknown key (did you mean test_sets?)",
         ),
         (lambda c: c["threads"].pop("train"), "threads.train:", "missing"),
+        (lambda c: c["threads"].update(manifest=0), "threads.manifest:", "greater than or equal to 1, got 0"),
+        (lambda c: c["threads"].update(manifest="4"), "threads.manifest:", "valid integer, got '4'"),
+        (
+            lambda c: EXPERIMENTS(c)["tiny"]["train"].update(num_workers=-2),
+            "experiments.tiny.train.num_workers:",
+            "-2 is negative; give a number of loader processes, 0 to load in the training process",
+        ),
         (lambda c: c["enhance"].update(channels="left"), "enhance.channels:", "input should be 'per_channel'"),
         (
             lambda c: c["datasets"]["demo"].update(sample_rat=16000),

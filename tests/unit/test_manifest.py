@@ -2,10 +2,19 @@
 
 import json
 
+import numpy as np
 import pytest
 
 from sepflow.audio import write_audio
-from sepflow.data.manifest import file_hash, paired_manifest, read_manifest, write_manifest
+from sepflow.data.manifest import (
+    MUSIC_SOURCES,
+    file_hash,
+    paired_manifest,
+    pool_manifest,
+    read_manifest,
+    stems_manifest,
+    write_manifest,
+)
 from sepflow.errors import SepflowError
 
 
@@ -30,10 +39,35 @@ def test_manifest_format_and_paths(toy_data):
     assert manifest.paths(manifest.items[0])["clean"].is_file()
 
 
-def test_manifest_is_byte_identical_when_rebuilt(toy_data, tmp_path):
+@pytest.mark.parametrize("threads", [1, 4])
+def test_manifest_is_byte_identical_when_rebuilt_on_any_number_of_threads(toy_data, tmp_path, threads):
+    """The fixture's manifests were built on one thread."""
     audio = toy_data / "audio/toy"
-    write_manifest(paired_manifest(audio / "train", toy_data, "toy", "train", 16000), tmp_path / "again.json")
+    again = paired_manifest(audio / "train", toy_data, "toy", "train", 16000, threads=threads)
+    write_manifest(again, tmp_path / "again.json")
     assert (tmp_path / "again.json").read_bytes() == (toy_data / "manifests/toy/train.json").read_bytes()
+
+
+def test_stems_and_pool_manifests_on_several_threads_equal_those_on_one(toy_data, tmp_path):
+    rng = np.random.default_rng(0)
+    for track in range(5):
+        for name in ("mixture", *MUSIC_SOURCES):
+            write_audio(tmp_path / f"audio/songs/train/t{track}/{name}.wav", 0.1 * rng.normal(size=(2, 441)), 44100)
+    stems = [
+        stems_manifest(tmp_path / "audio/songs/train", tmp_path, "songs", "train", 44100, threads=n) for n in (1, 3)
+    ]
+    assert len(stems[0].items) == 5 and stems[0].to_json() == stems[1].to_json()
+    pool = toy_data / "audio/toy/train/clean"
+    pools = [pool_manifest(pool, toy_data, "toy", "speech", 16000, threads=n) for n in (1, 3)]
+    assert len(pools[0].items) > 1 and pools[0].to_json() == pools[1].to_json()
+
+
+def test_the_first_bad_file_in_order_is_named_on_any_number_of_threads(toy_data):
+    for name in ("train_001", "train_004"):
+        write_audio(toy_data / f"audio/toy/train/clean/{name}.wav", [0.1] * 800, 8000)
+    for threads in (1, 4):
+        with pytest.raises(SepflowError, match=r"train_001.wav is 8000 Hz, expected 16000 Hz"):
+            paired_manifest(toy_data / "audio/toy/train", toy_data, "toy", "train", 16000, threads=threads)
 
 
 def test_missing_file_is_named(toy_data):

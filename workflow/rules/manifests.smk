@@ -10,6 +10,7 @@ rule manifest:
         dataset=lambda w: PLAN.datasets[w.dataset].options.to_json(),
     log:
         LAYOUT.data_log("{dataset}", "manifest_{split}"),
+    threads: PLAN.settings.threads.manifest
     conda:
         "../../envs/sepflow.yaml"
     script:

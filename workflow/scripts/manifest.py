@@ -1,4 +1,4 @@
-"""Snakemake adapter: build one split's manifest."""
+"""Snakemake adapter: build one split's manifest, its files hashed on the job's threads."""
 
 from pathlib import Path
 
@@ -10,6 +10,6 @@ with stage(snakemake):
     w = snakemake.wildcards
     audio = Path(snakemake.input.audio)  # {data_dir}/audio/{dataset}
     recipe = recipe_from_json(snakemake.params.dataset)
-    manifest = build_manifest(recipe, audio, audio.parents[1], w.dataset, w.split)
+    manifest = build_manifest(recipe, audio, audio.parents[1], w.dataset, w.split, snakemake.threads)
     write_manifest(manifest, snakemake.output[0])
     print(f"{snakemake.output[0]}: {len(manifest.items)} items")

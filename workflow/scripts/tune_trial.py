@@ -5,4 +5,4 @@ from sepflow.tune.jobs import TrialJob
 from sepflow.tune.trial import run_trial
 
 with stage(snakemake):
-    run_trial(TrialJob.from_json(snakemake.params.job), snakemake.output.record)
+    run_trial(TrialJob.from_json(snakemake.params.job), snakemake.output.record, snakemake.threads)

@@ -40,6 +40,7 @@ class Threads(Spec):
     enhance: Count = Field(ge=1)
     evaluate: Count = Field(ge=1)
     prepare: Count = Field(default=2, ge=1)
+    manifest: Count = Field(default=2, ge=1)  # reading and hashing a split's files
 
 
 class MetricsOptions(Spec):

@@ -40,16 +40,20 @@ ERROR_PREFIX = "sepflow error: "  # how a rank reports a SepflowError to the cal
 
 def train_job(job: TrainJob, threads: int = 1) -> dict:
     """Train one experiment and return its best model checkpoint; `threads` are the CPU
-    threads of the whole job (shared among its processes)."""
+    threads of the whole job, split evenly among its processes (each one's loader workers
+    come from its share)."""
     recipe = job.training_recipe
     if recipe.processes == 1:
-        return _train(job, recipe)
+        return _train(job, recipe, threads)
     return _launch(job, recipe.processes, threads)
 
 
-def _train(job: TrainJob, recipe: Recipe) -> dict:
+def _train(job: TrainJob, recipe: Recipe, threads: int) -> dict:
+    """Train in this process, on `threads` CPU threads (its loader's workers among them)."""
     data = experiment_data(job.data, job.manifests, recipe.segment, recipe.seed)
-    return train(job.model, job.args, recipe, data, job.out_dir, device=job.device, name=job.experiment)
+    return train(
+        job.model, job.args, recipe, data, job.out_dir, device=job.device, name=job.experiment, threads=threads
+    )
 
 
 def _free_port() -> int:
@@ -132,7 +136,7 @@ def main(job_path: str) -> int:
     torch.set_num_threads(spec["threads"])
     job = TrainJob.from_json(spec["job"])
     try:
-        _train(job, job.training_recipe)
+        _train(job, job.training_recipe, spec["threads"])
     except SepflowError as exc:
         print(f"{ERROR_PREFIX}{exc}", flush=True)
         return 2

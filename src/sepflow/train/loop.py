@@ -9,7 +9,8 @@ contract says, and the checkpoint's task and source names come from the data.
 Files under `out_dir`: last.pt (training state), best.pt (best model so far, by the step's
 criterion), history.csv, tensorboard/. The returned model checkpoint (the best one) is what
 inference loads. Its pieces: `resume` (continue or start afresh), `validation`,
-`progress` (log lines and TensorBoard), `stop` (signals), `history`.
+`progress` (log lines and TensorBoard), `stop` (signals), `history`, `loader` (the batches,
+read on worker processes from the job's threads).
 
 With several processes (`sepflow.train.launch`, one per GPU, or gloo on CPU) every rank
 runs this same loop on its slice of each global batch; DDP averages the gradients, the
@@ -36,6 +37,7 @@ from sepflow.losses import build_loss
 from sepflow.models import build_model, count_parameters
 from sepflow.models.checkpoint import atomic_save, model_checkpoint
 from sepflow.train.history import format_row, history_row, write_history_csv
+from sepflow.train.loader import loader_workers, raising, training_loader
 from sepflow.train.progress import Progress
 from sepflow.train.recipe import Recipe, fingerprint_of
 from sepflow.train.resume import differences, keep_previous, load_state
@@ -62,7 +64,8 @@ class Trainer:
     an early stop. `state` is what last.pt keeps besides the model, the step's state and the
     random number generators: step, history, the losses since the last validation, the best
     criterion value, validations without improvement, seconds trained, and whether the
-    validation of `step` is still to do (it was interrupted)."""
+    validation of `step` is still to do (it was interrupted). `threads` are this process's
+    CPU threads, which the loader's workers come from unless the recipe names their number."""
 
     def __init__(
         self,
@@ -74,9 +77,11 @@ class Trainer:
         device: str = "auto",
         name: str = "",
         on_validation: Callable[[int, dict[str, float], torch.nn.Module], None] | None = None,
+        threads: int = 1,
     ):
         self.model_name, self.model_args, self.recipe, self.data = model_name, model_args, recipe, data
         self.on_validation = on_validation
+        self.workers = loader_workers(recipe.num_workers, threads)
         self.out_dir = Path(out_dir)
         self.last_path, self.best_path = self.out_dir / "last.pt", self.out_dir / "best.pt"
         self.accelerator = accelerator = make_accelerator(device, recipe.mixed_precision)
@@ -163,7 +168,7 @@ class Trainer:
             self.progress.say(
                 f"{self.model_name}: {count_parameters(self.model) / 1e6:.3f} M parameters, {len(self.data.train)} "
                 f"training items, sources {list(self.data.sources)}, device {accelerator.device}, "
-                f"mixed precision {accelerator.mixed_precision}"
+                f"mixed precision {accelerator.mixed_precision}, loader workers {self.workers}"
             )
         if self.shared:
             self.progress.say(
@@ -190,12 +195,7 @@ class Trainer:
             accelerator.process_index,
             accelerator.num_processes,
         )
-        return DataLoader(
-            self.data.train,
-            batch_sampler=sampler,
-            num_workers=recipe.num_workers,
-            generator=torch.Generator().manual_seed(recipe.seed),
-        )
+        return training_loader(self.data.train, sampler, self.workers, recipe.seed)
 
     def train_step(self, batch) -> None:
         """One update; KeyboardInterrupt after it when a stop was asked for (on any rank)."""
@@ -308,7 +308,7 @@ class Trainer:
         self.resume()
         self._announce()
         self.progress.open(self.out_dir, self.state["step"], self.data, self.step_fn.estimate)
-        batches = iter(self._loader())
+        batches = raising(self._loader())
         self.stop = StopRequest()
         try:
             if self.state["validation_pending"]:
@@ -345,12 +345,14 @@ def train(
     device: str = "auto",
     name: str = "",
     on_validation: Callable[[int, dict[str, float], torch.nn.Module], None] | None = None,
+    threads: int = 1,
 ) -> dict:
-    """Train (or resume) and return the best model checkpoint dict (also at out_dir/best.pt).
+    """Train (or resume) and return the best model checkpoint dict (also at out_dir/best.pt);
+    `threads` are this process's CPU threads (the loader's workers come from them).
 
     `on_validation(step, metrics, model)` is called after each validation with its measures (the
     step's criterion column and valid_si_snr) before the validation is committed (history, best.pt,
     last.pt): an exception it raises (a search pruning its trial) ends the training uncommitted and
     propagates, and a run interrupted in it validates that step again on resume."""
-    trainer = Trainer(model_name, model_args, recipe, data, out_dir, device, name, on_validation)
+    trainer = Trainer(model_name, model_args, recipe, data, out_dir, device, name, on_validation, threads)
     return trainer.run()

@@ -32,7 +32,7 @@ class Recipe:
     lr_patience: Count = 2  # validations without improvement before the LR drops
     early_stop: Count = 0  # validations without improvement before stopping; 0 never
     mixed_precision: Flag = True  # fp16 autocast, on CUDA only
-    num_workers: Count = 0
+    num_workers: Count | None = None  # DataLoader worker processes; None: the job's threads but one
     log_every: Count = 20
     seed: Count = 0
     processes: Count = 1  # training processes (GPUs of one node); batch_size stays the global batch
@@ -56,6 +56,11 @@ class Recipe:
         if recipe.examples < 0:
             raise SepflowError(
                 f"{where}.examples must be a number of validation items, 0 for none, got {recipe.examples}"
+            )
+        if recipe.num_workers is not None and recipe.num_workers < 0:
+            raise SepflowError(
+                f"{where}.num_workers: {recipe.num_workers} is negative; give a number of loader processes, "
+                "0 to load in the training process, or leave it out to take the job's threads"
             )
         if recipe.clip_grad < 0:
             raise SepflowError(

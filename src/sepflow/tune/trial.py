@@ -173,20 +173,21 @@ def _record(job: TrialJob, trial: FrozenTrial) -> dict:
     }
 
 
-def run_trial(job: TrialJob, record: str) -> dict:
-    """Fill the job's slot with a finished trial of its study and write the slot's record."""
+def run_trial(job: TrialJob, record: str, threads: int = 1) -> dict:
+    """Fill the job's slot with a finished trial of its study and write the slot's record;
+    the training runs on `threads` CPU threads (its loader's workers among them)."""
     study = open_study(job)
     trial = _settled(study, job)
     if trial is not None:
         logger.info(f"[slot {job.slot}] trial {trial.number} finished before ({trial.state.name}); recorded again")
     else:
-        trial = _train_trial(study, job)
+        trial = _train_trial(study, job, threads)
     outcome = _record(job, trial)
     write_atomic(record, canonical_json(outcome) + "\n")
     return outcome
 
 
-def _train_trial(study: optuna.Study, job: TrialJob) -> FrozenTrial:
+def _train_trial(study: optuna.Study, job: TrialJob, threads: int) -> FrozenTrial:
     trial = _ask(study, job)
     retry = trial.user_attrs.get("retry_of")
     logger.info(
@@ -216,6 +217,7 @@ def _train_trial(study: optuna.Study, job: TrialJob) -> FrozenTrial:
             device=job.device,
             name=f"{job.experiment} trial {trial.number}",
             on_validation=reporter,
+            threads=threads,
         )
     except optuna.TrialPruned as pruned:
         study.tell(trial, state=TrialState.PRUNED)

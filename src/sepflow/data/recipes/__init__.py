@@ -53,15 +53,18 @@ def recipe_from_json(text: str) -> CorpusRecipe:
     return cls(cls.Options.from_json(text))
 
 
-def build_manifest(recipe: CorpusRecipe, audio_dir: Path, data_root: Path, dataset: str, split: str) -> Manifest:
-    """The manifest of one split of a prepared dataset under data/audio/{dataset}."""
+def build_manifest(
+    recipe: CorpusRecipe, audio_dir: Path, data_root: Path, dataset: str, split: str, threads: int = 1
+) -> Manifest:
+    """The manifest of one split of a prepared dataset under data/audio/{dataset}, its files
+    read and hashed on `threads` threads."""
     kinds = recipe.splits()
     if split not in kinds:
         raise SepflowError(f"dataset {dataset!r} has no split {split!r}; splits: {sorted(kinds)}")
     folder = recipe.split_dir(audio_dir, split)
     rate = recipe.sample_rate
     if kinds[split] == "stems":
-        return stems_manifest(folder, data_root, dataset, split, rate, recipe.sources())
+        return stems_manifest(folder, data_root, dataset, split, rate, recipe.sources(), threads)
     if kinds[split] == "pool":
-        return pool_manifest(folder, data_root, dataset, split, rate, recipe.task)
-    return paired_manifest(folder, data_root, dataset, split, rate)
+        return pool_manifest(folder, data_root, dataset, split, rate, recipe.task, threads)
+    return paired_manifest(folder, data_root, dataset, split, rate, threads)
