@@ -1,5 +1,6 @@
 """Snakemake adapter: build one split's manifest, its files hashed on the job's threads."""
 
+import logging
 from pathlib import Path
 
 from sepflow.data.manifest import write_manifest
@@ -12,4 +13,4 @@ with stage(snakemake):
     recipe = recipe_from_json(snakemake.params.dataset)
     manifest = build_manifest(recipe, audio, audio.parents[1], w.dataset, w.split, snakemake.threads)
     write_manifest(manifest, snakemake.output[0])
-    print(f"{snakemake.output[0]}: {len(manifest.items)} items")
+    logging.getLogger("sepflow.manifest").info("%s: %d items", snakemake.output[0], len(manifest.items))
