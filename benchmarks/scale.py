@@ -25,6 +25,11 @@ dry runs the plan: jobs per rule. Then the growth per file between the smallest 
 
     .venv/bin/python benchmarks/scale.py --sizes 2000,20000 --repo /work/wt-before
 
+Every timed run comes first, the strace runs after: on 2 cores the timed stages of N=100000 take
+about 8 minutes, and strace slows a Snakemake run of that size more than tenfold (its prepare had
+not started its job after 9 minutes), so count syscalls up to N=20000 (a count per file is exact:
+it does not vary from run to run) and time the largest N with --no-strace.
+
 Corpora are kept under --workdir and reused; projects are made afresh on every run.
 """
 
@@ -346,14 +351,20 @@ def measure(flow: Workflow, project: Path, name: str, stage: Stage, files: int, 
     return row
 
 
-def measure_size(flow: Workflow, workdir: Path, files: int, stages: list[str], strace: bool) -> list[Row]:
+def timed_rows(flow: Workflow, workdir: Path, files: int, stages: list[str]) -> list[Row]:
     corpus_dir = corpus(workdir, files)
-    rows = run_stages(flow, new_project(workdir / "projects" / f"n{files}", corpus_dir), corpus_dir, stages, False)
-    if strace:
-        traced_project = new_project(workdir / "projects" / f"n{files}-strace", corpus_dir)
-        for name, traced in run_stages(flow, traced_project, corpus_dir, stages, True).items():
-            rows[name].calls = traced.calls
-    return list(rows.values())
+    project = new_project(workdir / "projects" / f"n{files}", corpus_dir)
+    return list(run_stages(flow, project, corpus_dir, stages, False).values())
+
+
+def add_calls(flow: Workflow, workdir: Path, files: int, stages: list[str], rows: list[Row]) -> None:
+    """The syscall counts of `files`' stages, from a second project run under strace."""
+    corpus_dir = corpus(workdir, files)
+    project = new_project(workdir / "projects" / f"n{files}-strace", corpus_dir)
+    traced = run_stages(flow, project, corpus_dir, stages, True)
+    for row in rows:
+        if row.files == files:
+            row.calls = traced[row.stage].calls
 
 
 # --- the tables ---------------------------------------------------------------------------
@@ -448,8 +459,11 @@ def main(argv: list[str] | None = None) -> None:
     logger.info("measuring %s (snakemake %s), logs in %s", flow.repo, SNAKEMAKE, logs)
 
     rows = []
-    for files in sizes:
-        rows += measure_size(flow, args.workdir, files, stages, strace)
+    for files in sizes:  # every timed run first: strace at large N takes long
+        rows += timed_rows(flow, args.workdir, files, stages)
+        logger.info("so far:\n%s", table(rows))
+    for files in sizes if strace else []:
+        add_calls(flow, args.workdir, files, stages, rows)
         logger.info("so far:\n%s", table(rows))
     print(f"\nrepo: {flow.repo}\n\n{table(rows)}")
     if len(sizes) > 1:
