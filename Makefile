@@ -36,8 +36,10 @@ $(VENV)/.installed: pyproject.toml Makefile
 demo: venv
 	$(BIN)/snakemake --cores $(CORES) --resources gpu=1
 
+# The suite on every core (one process per core, each test file on one of them: module fixtures
+# such as a running Slurm are made once); most of a test's time is one process's Python and I/O.
 test: venv lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
 # The workflow by Snakemake's linter (the default config.yaml), the code by ruff (pyproject's [tool.ruff]).
 lint: venv

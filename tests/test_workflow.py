@@ -16,6 +16,8 @@ import pytest
 import yaml
 from snakemake_runs import TINY, planned_outputs, sepflow_errors, snakemake, write_config
 
+from sepflow.cli import main
+
 
 @pytest.fixture(scope="module")
 def workdir(tiny_run) -> Path:
@@ -121,10 +123,17 @@ def _dry_run_rules(proc) -> set[str]:
         ("results/tiny/demo/test/enhanced", "enhance"),
     ],
 )
-def test_a_file_damaged_in_a_made_folder_is_redone_with_what_depends_on_it(workdir, folder, first_rule):
+def test_a_file_damaged_in_place_in_a_made_folder_is_marked_by_verify_and_redone_with_what_depends_on_it(
+    workdir, folder, first_rule
+):
+    """Damaged in place, a file moves no directory's time: a run at rest does not see it (the
+    job that reads it does, tests/test_change_detection.py); `sepflow verify --fix` marks it,
+    and the plain rerun redoes it and what depends on it."""
     target = sorted((workdir / folder).glob("*.wav"))[0]
     original = target.read_bytes()
     target.write_bytes(original[:-100])  # damaged after the stage wrote it
+    assert main(["verify", "--directory", str(workdir)]) == 1
+    assert main(["verify", "--directory", str(workdir), "--fix"]) == 0
     proc = snakemake(workdir)
     out = proc.stdout + proc.stderr
     assert "changed since it was made (changed " in out and target.name in out
