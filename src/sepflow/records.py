@@ -60,11 +60,25 @@ def _file_states(paths: Iterable[str]) -> State:
     return states
 
 
+def _resolved(files: Iterable[str]) -> list[str]:
+    """Absolute paths with symbolic links resolved, each folder resolved once (resolving each
+    file costs a stat per path component)."""
+    folders: dict[str, Path] = {}
+    out = []
+    for f in files:
+        path = Path(f)
+        parent = str(path.parent)
+        if parent not in folders:
+            folders[parent] = path.parent.resolve()
+        out.append(str(folders[parent] / path.name))
+    return sorted(out)
+
+
 def source_state(files: Iterable[str]) -> dict:
     """The record of the files of a user's folder a preparation read: each file, and every
     directory from their deepest common folder down to each file's own (a file or folder added
     anywhere the recipe looks moves one of their times)."""
-    files = sorted(str(Path(f).resolve()) for f in files)
+    files = _resolved(files)
     if not files:
         return {"dirs": {}, "files": {}}
     top = Path(os.path.commonpath([str(Path(f).parent) for f in files]))
@@ -174,11 +188,16 @@ def source_changes(record: str | os.PathLike, listed: Callable[[], list[str]], e
     if isinstance(content, str) or "sources" not in content:
         return []
     sources = content["sources"]
-    moved = any(_mtime(path) != mtime for path, mtime in sources["dirs"].items())
+    moved = {path for path, mtime in sources["dirs"].items() if _mtime(path) != mtime}
     if not (moved or every_file):
         return []
-    now = _file_states(str(Path(f).resolve()) for f in listed())
-    return _compare(sources["files"], now)
+    recorded, listed_now = sources["files"], _resolved(listed())
+    present = set(listed_now)
+    changes = [f"missing {f}" for f in recorded if f not in present]
+    changes += [f"added {f}" for f in listed_now if f not in recorded]
+    kept = [f for f in listed_now if f in recorded and (every_file or os.path.dirname(f) in moved)]
+    now = _file_states(kept)  # a file replaced under its name moved its folder; in place, only every_file sees it
+    return changes + [f"changed {f}" for f in kept if now.get(f) != recorded[f]]
 
 
 def _mtime(path: str) -> int | None:

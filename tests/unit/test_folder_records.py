@@ -125,6 +125,9 @@ def test_the_users_files_are_listed_again_only_when_a_directory_of_theirs_moved(
     assert source_changes(record, listed, every_file=True) == [f"changed {user.resolve()}/test/clean/b.wav"]
     (user / "test/noisy").mkdir()
     (user / "test/noisy/b.wav").write_bytes(b"n")
+    assert source_changes(record, listed) == [f"added {user.resolve()}/test/noisy/b.wav"]  # clean/ did not move
+    (user / "test/clean/new.tmp").write_bytes(b"replaced")
+    os.replace(user / "test/clean/new.tmp", user / "test/clean/b.wav")  # saved by renaming: clean/ moved
     assert source_changes(record, listed) == [
         f"added {user.resolve()}/test/noisy/b.wav",
         f"changed {user.resolve()}/test/clean/b.wav",
