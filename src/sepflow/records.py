@@ -92,24 +92,34 @@ def source_state(files: Iterable[str]) -> dict:
     return {"dirs": {str(d): os.stat(d).st_mtime_ns for d in sorted(dirs)}, "files": _file_states(files)}
 
 
+def _write(record: str | os.PathLike, header: dict, body: dict) -> Path:
+    """Two JSON lines: the header (directories' times, marks), which is all a check at rest
+    reads, and the body (every file), read only when a directory moved or for a full check."""
+    lines = [json.dumps(part, sort_keys=True, separators=(",", ":")) for part in (header, body)]
+    return write_atomic(record, "\n".join(lines) + "\n")
+
+
 def write_folder_record(
     folder: str | os.PathLike, record: str | os.PathLike, sources: Iterable[str] | None = None
 ) -> Path:
     """Record what a stage wrote into `folder` (and the user's files it read), so later changes
     to them can be seen."""
     dirs, files = folder_state(folder)
-    content = {"dirs": dirs, "files": files}
+    header, body = {"dirs": dirs}, {"files": files}
     if sources is not None:
-        content["sources"] = source_state(sources)
-    return write_atomic(record, json.dumps(content, indent=0, sort_keys=True) + "\n")
+        read = source_state(sources)
+        header["source_dirs"], body["source_files"] = read["dirs"], read["files"]
+    return _write(record, header, body)
 
 
 def mark_stale(record: str | os.PathLike, reasons: list[str]) -> None:
     """Write `reasons` into an existing record: the next check reports them, so the folder and
     what depends on it are redone (by the next run, which writes a fresh record)."""
-    content = json.loads(Path(record).read_text())
-    content["stale"] = sorted(set(content.get("stale", [])) | set(reasons))
-    write_atomic(record, json.dumps(content, indent=0, sort_keys=True) + "\n")
+    header, body = _read(Path(record)), _read(Path(record), body=True)
+    if isinstance(header, str) or isinstance(body, str):
+        raise SepflowError(f"{header if isinstance(header, str) else body}; rerun the stage that writes it.")
+    header["stale"] = sorted(set(header.get("stale", [])) | set(reasons))
+    _write(record, header, body)
 
 
 def _compare(recorded: State, now: State, prefix: str = "") -> list[str]:
@@ -119,9 +129,9 @@ def _compare(recorded: State, now: State, prefix: str = "") -> list[str]:
     return changes
 
 
-def _moved_directories(folder: Path, recorded_dirs: dict[str, int], recorded_files: State) -> list[str]:
+def _moved_directories(folder: Path, recorded_dirs: dict[str, int], files: Callable[[], State]) -> list[str]:
     """At rest: the changes inside each recorded directory whose time moved, found by listing
-    that directory alone and stating its files."""
+    that directory alone and stating its files (`files()` reads the recorded ones)."""
     changes = []
     for relative, mtime in recorded_dirs.items():
         path = folder / relative if relative else folder
@@ -134,7 +144,7 @@ def _moved_directories(folder: Path, recorded_dirs: dict[str, int], recorded_fil
             continue
         prefix = f"{relative}/" if relative else ""
         depth = relative.count("/") + 1 if relative else 0
-        recorded_here = {n: s for n, s in recorded_files.items() if n.startswith(prefix) and n.count("/") == depth}
+        recorded_here = {n: s for n, s in files().items() if n.startswith(prefix) and n.count("/") == depth}
         subdirs = {n for n in recorded_dirs if n and n.startswith(prefix) and n.count("/") == depth}
         found, found_dirs = {}, set()
         with os.scandir(path) as entries:
@@ -151,14 +161,41 @@ def _moved_directories(folder: Path, recorded_dirs: dict[str, int], recorded_fil
     return changes
 
 
-def _read(record: Path) -> dict | str:
-    try:
-        content = json.loads(record.read_text())
-    except json.JSONDecodeError:
-        return f"unreadable record {record}"
-    if "dirs" not in content:  # a record of an earlier version: files only
-        content = {"dirs": None, "files": content}
-    return content
+def _read(record: Path, body: bool = False) -> dict | str:
+    """A record's header (or with `body`, its body); a record of an earlier version (one JSON
+    document of files only) as a body with no directories; a message when it is unreadable."""
+    unreadable = f"unreadable record {record}"
+    with open(record) as f:
+        first = f.readline()
+        try:
+            header = json.loads(first)
+        except json.JSONDecodeError:
+            header = None
+        if not isinstance(header, dict) or "dirs" not in header:
+            try:
+                files = json.loads(first + f.read())
+            except json.JSONDecodeError:
+                return unreadable
+            return {"files": files} if body else {"dirs": None}
+        if not body:
+            return header
+        try:
+            return json.loads(f.readline())
+        except json.JSONDecodeError:
+            return unreadable
+
+
+def _body(record: Path) -> Callable[[], State]:
+    """The recorded files, read on first use (a check at rest rarely needs them)."""
+    cache: list[dict] = []
+
+    def files() -> State:
+        if not cache:
+            body = _read(record, body=True)
+            cache.append(body if isinstance(body, dict) else {"files": {}})
+        return cache[0]["files"]
+
+    return files
 
 
 def folder_changes(folder: str | os.PathLike, record: str | os.PathLike, every_file: bool = False) -> list[str]:
@@ -168,30 +205,32 @@ def folder_changes(folder: str | os.PathLike, record: str | os.PathLike, every_f
     folder, record = Path(folder), Path(record)
     if not folder.is_dir() or not record.is_file():
         return []
-    content = _read(record)
-    if isinstance(content, str):
-        return [content]
-    marked = list(content.get("stale", []))
-    if every_file or content["dirs"] is None:
-        return marked + _compare(content["files"], folder_state(folder)[1])
-    return marked + _moved_directories(folder, content["dirs"], content["files"])
+    header = _read(record)
+    if isinstance(header, str):
+        return [header]
+    marked, files = list(header.get("stale", [])), _body(record)
+    if every_file or header["dirs"] is None:
+        return marked + _compare(files(), folder_state(folder)[1])
+    return marked + _moved_directories(folder, header["dirs"], files)
 
 
 def source_changes(record: str | os.PathLike, listed: Callable[[], list[str]], every_file: bool = False) -> list[str]:
-    """What changed in the user's files a preparation read (its record's `sources`): at rest,
+    """What changed in the user's files a preparation read (its record's sources): at rest,
     only when one of their directories' times moved is `listed()` (the recipe's files now)
     compared with the files recorded; every_file stats each recorded file as well."""
     record = Path(record)
     if not record.is_file():
         return []
-    content = _read(record)
-    if isinstance(content, str) or "sources" not in content:
+    header = _read(record)
+    if isinstance(header, str) or "source_dirs" not in header:
         return []
-    sources = content["sources"]
-    moved = {path for path, mtime in sources["dirs"].items() if _mtime(path) != mtime}
+    moved = {path for path, mtime in header["source_dirs"].items() if _mtime(path) != mtime}
     if not (moved or every_file):
         return []
-    recorded, listed_now = sources["files"], _resolved(listed())
+    body = _read(record, body=True)
+    if isinstance(body, str):
+        return [body]
+    recorded, listed_now = body["source_files"], _resolved(listed())
     present = set(listed_now)
     changes = [f"missing {f}" for f in recorded if f not in present]
     changes += [f"added {f}" for f in listed_now if f not in recorded]
