@@ -81,3 +81,19 @@ def test_the_value_told_is_the_metric_at_the_kept_checkpoints_step(jobs, tmp_pat
     assert record["value"] == trial.value == trial.intermediate_values[kept["step"]]
     assert sorted(trial.intermediate_values) == [2, 4]
     assert 0 < trial.value < 1, "a STOI"
+
+
+def test_the_journals_lock_links_to_the_journal_by_its_absolute_path(tmp_path, monkeypatch):
+    """A lock left by a killed trial is taken over after its grace period only if the link
+    resolves: a relative target would dangle (a link resolves it from its own folder) and every
+    other trial would spin on it for ever."""
+    import os
+
+    from sepflow.tune.study import open_storage
+
+    monkeypatch.chdir(tmp_path)
+    targets = []
+    symlink = os.symlink
+    monkeypatch.setattr(os, "symlink", lambda src, dst, *a, **k: (targets.append(src), symlink(src, dst, *a, **k)))
+    optuna.create_study(study_name="s", storage=open_storage("studies/s.journal"))
+    assert targets and all(os.path.isabs(t) and os.path.samefile(t, "studies/s.journal") for t in targets)

@@ -27,7 +27,10 @@ def open_storage(storage: str) -> BaseStorage | str:
     if "://" in storage:
         return storage
     Path(storage).parent.mkdir(parents=True, exist_ok=True)
-    return JournalStorage(JournalFileBackend(storage))
+    # Absolute: the lock is a symbolic link to the journal, and a relative target would dangle
+    # (the link resolves it from its own folder); then the lock of a killed job is never taken
+    # over after its grace period and every other job spins on it.
+    return JournalStorage(JournalFileBackend(str(Path(storage).resolve())))
 
 
 def distribution(spec: Distribution) -> BaseDistribution:
