@@ -61,9 +61,16 @@ class Manifest:
             out[f"stem/{name}"] = self.root / rel
         return out
 
-    def recorded(self, item: dict) -> dict[Path, int]:
-        """Each of an item's files with the size in bytes the manifest recorded for it."""
-        return {path: int(item["files"][key]["bytes"]) for key, path in self.paths(item).items()}
+    def recorded_sizes(self) -> dict[str, int]:
+        """Every file's absolute path (as str(self.paths(item)[key])) with the size in bytes the
+        manifest recorded; joined as text, since a Path per file costs seconds for 100k files."""
+        root = str(self.root)
+        sizes = {}
+        for item in self.items:
+            for key, record in item["files"].items():
+                relative = item["stems"][key.split("/", 1)[1]] if key.startswith("stem/") else item[key]
+                sizes[f"{root}/{relative}"] = int(record["bytes"])
+        return sizes
 
     def prepared_folder(self) -> Path:
         """The prepared dataset folder its files live in: {data}/audio/{dataset}."""

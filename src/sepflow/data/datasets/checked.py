@@ -26,9 +26,7 @@ class ItemFiles:
             self.origins.append(
                 (f"{manifest.dataset}/{manifest.split}", manifest.prepared_folder(), manifest.sample_rate)
             )
-            for item in manifest.items:
-                for path, size in manifest.recorded(item).items():
-                    self.sizes[str(path)] = (size, index)
+            self.sizes.update((path, (size, index)) for path, size in manifest.recorded_sizes().items())
 
     def read(self, path: Path, start: int = 0, stop: int | None = None) -> np.ndarray:
         """(samples, channels) float32 of frames [start, stop) of `path`; a file of the
