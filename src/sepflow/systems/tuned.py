@@ -16,8 +16,8 @@ from typing import Any, Literal
 
 from sepflow.errors import SepflowError
 from sepflow.specs import canonical_json
-from sepflow.systems.base import PlanContext, System
-from sepflow.systems.checkpoint import CheckpointSystem
+from sepflow.systems.base import PlanContext
+from sepflow.systems.checkpoint import ModelFileSystem
 from sepflow.systems.trained import TrainedSystem
 from sepflow.train.steps import step_class
 from sepflow.tune.objective import objective_for
@@ -49,7 +49,7 @@ def _check_path(path: str, where: str) -> None:
         raise SepflowError(f"{where}.{path}: each trial's budget is tune.steps, not a searched value")
 
 
-class TunedSystem(System):
+class TunedSystem(ModelFileSystem):
     kind: Literal["tuned"] = "tuned"
     base: TrainedSystem
     tune: TuneSpec
@@ -126,12 +126,3 @@ class TunedSystem(System):
 
     def processes(self) -> int:
         return 1
-
-    def for_inference(self) -> System:
-        return CheckpointSystem()
-
-    def load(self, sample_rate, sources, assets, enhance, device="auto"):
-        return self.for_inference().load(sample_rate, sources, assets, enhance, device)
-
-    def facts(self, assets: Mapping[str, str], sample_rate: int) -> dict[str, Any]:
-        return self.for_inference().facts(assets, sample_rate)
