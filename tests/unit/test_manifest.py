@@ -39,16 +39,24 @@ def test_manifest_format_and_paths(toy_data):
     assert manifest.paths(manifest.items[0])["clean"].is_file()
 
 
+@pytest.fixture
+def small_splits_in_workers(monkeypatch):
+    """Worker processes for splits of any size (by default only large splits use them)."""
+    monkeypatch.setattr("sepflow.data.manifest.PARALLEL_MIN_ITEMS", 0)
+
+
 @pytest.mark.parametrize("threads", [1, 4])
-def test_manifest_is_byte_identical_when_rebuilt_on_any_number_of_threads(toy_data, tmp_path, threads):
-    """The fixture's manifests were built on one thread."""
+def test_manifest_is_byte_identical_when_rebuilt_on_any_number_of_processes(
+    toy_data, tmp_path, threads, small_splits_in_workers
+):
+    """The fixture's manifests were built in one process."""
     audio = toy_data / "audio/toy"
     again = paired_manifest(audio / "train", toy_data, "toy", "train", 16000, threads=threads)
     write_manifest(again, tmp_path / "again.json")
     assert (tmp_path / "again.json").read_bytes() == (toy_data / "manifests/toy/train.json").read_bytes()
 
 
-def test_stems_and_pool_manifests_on_several_threads_equal_those_on_one(toy_data, tmp_path):
+def test_stems_and_pool_manifests_in_several_processes_equal_those_in_one(toy_data, tmp_path, small_splits_in_workers):
     rng = np.random.default_rng(0)
     for track in range(5):
         for name in ("mixture", *MUSIC_SOURCES):
@@ -62,7 +70,7 @@ def test_stems_and_pool_manifests_on_several_threads_equal_those_on_one(toy_data
     assert len(pools[0].items) > 1 and pools[0].to_json() == pools[1].to_json()
 
 
-def test_the_first_bad_file_in_order_is_named_on_any_number_of_threads(toy_data):
+def test_the_first_bad_file_in_order_is_named_in_any_number_of_processes(toy_data, small_splits_in_workers):
     for name in ("train_001", "train_004"):
         write_audio(toy_data / f"audio/toy/train/clean/{name}.wav", [0.1] * 800, 8000)
     for threads in (1, 4):
@@ -117,3 +125,18 @@ def test_content_hash_follows_the_audio_not_the_paths(toy_data, tmp_path):
     path.write_bytes(bytes(data))
     second = paired_manifest(toy_data / "audio/toy/test", toy_data, "toy", "test", 16000)
     assert first.content_hash != second.content_hash
+
+
+def test_item_files_are_the_text_of_mixture_and_target_paths_for_every_kind(toy_data, tmp_path):
+    for name in ("mixture", *MUSIC_SOURCES):
+        write_audio(tmp_path / f"audio/songs/train/t0/{name}.wav", [[0.1] * 441] * 2, 44100)
+    paired = read_manifest(toy_data / "manifests/toy/train.json")
+    stems = stems_manifest(tmp_path / "audio/songs/train", tmp_path, "songs", "train", 44100)
+    for manifest in (paired, stems):
+        assert manifest.item_files() == [
+            (str(manifest.mixture_path(it)), [str(p) for p in manifest.target_paths(it).values()], it["length"])
+            for it in manifest.items
+        ]
+    pool = pool_manifest(toy_data / "audio/toy/train/clean", toy_data, "toy", "speech", 16000)
+    assert pool.item_files() == [(str(pool.paths(it)["audio"]), [], it["length"]) for it in pool.items]
+    assert set(paired.recorded_sizes()) == {str(p) for it in paired.items for p in paired.paths(it).values()}

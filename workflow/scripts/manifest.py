@@ -1,4 +1,4 @@
-"""Snakemake adapter: build one split's manifest, its files hashed on the job's threads."""
+"""Snakemake adapter: build one split's manifest, its files hashed on the job's cores."""
 
 import logging
 from pathlib import Path

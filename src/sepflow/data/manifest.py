@@ -8,18 +8,21 @@ seen. The kinds:
 - stems: `mixture` and `stems` ({source: path}), sources in the header's order;
 - pool: `audio` (speech, noise or RIRs for on-the-fly mixing; no sources).
 Manifests are written sorted and byte-identical for identical inputs, and validated on read.
-Building one reads and hashes every file: the items are spread over the job's threads
-(hashlib and soundfile release the GIL), and kept in their sorted order.
+Building one reads and hashes every file: a large split's items are spread over the job's
+cores in worker processes (a small file costs mostly Python, so threads would share one GIL),
+and kept in their sorted order.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from sepflow.audio.io import audio_info
@@ -63,14 +66,32 @@ class Manifest:
 
     def recorded_sizes(self) -> dict[str, int]:
         """Every file's absolute path (as str(self.paths(item)[key])) with the size in bytes the
-        manifest recorded; joined as text, since a Path per file costs seconds for 100k files."""
-        root = str(self.root)
+        manifest recorded."""
         sizes = {}
         for item in self.items:
             for key, record in item["files"].items():
                 relative = item["stems"][key.split("/", 1)[1]] if key.startswith("stem/") else item[key]
-                sizes[f"{root}/{relative}"] = int(record["bytes"])
+                sizes[self._absolute(relative)] = int(record["bytes"])
         return sizes
+
+    def item_files(self) -> list[tuple[str, list[str], int]]:
+        """Each item's mixture file, its target files (none for a pool) and its length in samples:
+        what training reads, as text equal to str() of mixture_path and target_paths (a Path
+        per file costs seconds at a training start on 100k files)."""
+        mixture = {"paired": "noisy", "stems": "mixture", "pool": "audio"}[self.kind]
+        out = []
+        for item in self.items:
+            if self.kind == "paired":
+                targets = [self._absolute(item["clean"])]
+            elif self.kind == "stems":
+                targets = [self._absolute(item["stems"][name]) for name in self.sources]
+            else:
+                targets = []
+            out.append((self._absolute(item[mixture]), targets, int(item["length"])))
+        return out
+
+    def _absolute(self, relative: str) -> str:
+        return f"{self.root}/{relative}"
 
     def prepared_folder(self) -> Path:
         """The prepared dataset folder its files live in: {data}/audio/{dataset}."""
@@ -213,14 +234,64 @@ def _audio_facts(path: Path, sample_rate: int, fix: str) -> int:
     return info.frames
 
 
-def _items(one: Callable[[Path], dict], sources: Iterable[Path], threads: int) -> list[dict]:
-    """`one` of each source on `threads` threads, in the sources' order; an error is the first
-    source's that fails, as on one thread (the sources not yet started are cancelled)."""
-    pool = ThreadPoolExecutor(max(1, threads))
+PARALLEL_MIN_ITEMS = 2000
+"""Below this many items a split is built in-process: starting a worker (a fresh interpreter
+importing soundfile) costs about what 2000 items do (benchmarks/manifest_threads.py)."""
+
+
+def _items(one: Callable[[Path], dict], sources: Sequence[Path], processes: int) -> list[dict]:
+    """`one` of each source, in the sources' order, on `processes` worker processes when the
+    split is large; an error is the first source's that fails, as in one process (the chunks
+    not yet started are cancelled). `one` must pickle: a partial of a module-level function."""
+    if processes <= 1 or len(sources) < PARALLEL_MIN_ITEMS:
+        return [one(source) for source in sources]
+    chunk = max(1, len(sources) // (processes * 16))
+    pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"))
     try:
-        return list(pool.map(one, sources))
+        return list(pool.map(one, sources, chunksize=chunk))
     finally:
         pool.shutdown(cancel_futures=True)
+
+
+def _paired_item(name: str, clean_dir: Path, noisy_dir: Path, data_root: Path, sample_rate: int) -> dict:
+    files = {"clean": clean_dir / name, "noisy": noisy_dir / name}
+    lengths = {k: _audio_facts(p, sample_rate, "resample the split first.") for k, p in files.items()}
+    if lengths["clean"] != lengths["noisy"]:
+        raise SepflowError(
+            f"{files['noisy']} has {lengths['noisy']} samples but its clean pair has {lengths['clean']}."
+        )
+    return {
+        "id": Path(name).stem,
+        **{k: _relative(p, data_root) for k, p in files.items()},
+        "length": lengths["clean"],
+        "files": dict(_file_record(k, p) for k, p in files.items()),
+    }
+
+
+def _stems_item(track: Path, data_root: Path, sample_rate: int, sources: tuple[str, ...]) -> dict:
+    files = {"mixture": track / "mixture.wav", **{f"stem/{s}": track / f"{s}.wav" for s in sources}}
+    missing = [p.name for p in files.values() if not p.is_file()]
+    if missing:
+        raise SepflowError(f"{track} lacks {missing}; each track needs mixture.wav and {list(sources)}.")
+    lengths = {k: _audio_facts(p, sample_rate, "resample the track first.") for k, p in files.items()}
+    if len(set(lengths.values())) > 1:
+        raise SepflowError(f"{track}: mixture and stems differ in length ({lengths}); re-export the track.")
+    return {
+        "id": track.name,
+        "mixture": _relative(files["mixture"], data_root),
+        "stems": {s: _relative(files[f"stem/{s}"], data_root) for s in sources},
+        "length": lengths["mixture"],
+        "files": dict(_file_record(k, p) for k, p in files.items()),
+    }
+
+
+def _pool_item(path: Path, data_root: Path, sample_rate: int) -> dict:
+    return {
+        "id": path.stem,
+        "audio": _relative(path, data_root),
+        "length": _audio_facts(path, sample_rate, "resample the pool first."),
+        "files": dict([_file_record("audio", path)]),
+    }
 
 
 def paired_manifest(
@@ -238,21 +309,8 @@ def paired_manifest(
         odd = sorted(clean ^ noisy)[:3]
         raise SepflowError(f"{split_dir}: clean/ and noisy/ differ, e.g. {odd}; every file needs its pair.")
 
-    def item(name: Path) -> dict:
-        files = {"clean": clean_dir / name, "noisy": noisy_dir / name}
-        lengths = {k: _audio_facts(p, sample_rate, "resample the split first.") for k, p in files.items()}
-        if lengths["clean"] != lengths["noisy"]:
-            raise SepflowError(
-                f"{files['noisy']} has {lengths['noisy']} samples but its clean pair has {lengths['clean']}."
-            )
-        return {
-            "id": name.stem,
-            **{k: _relative(p, data_root) for k, p in files.items()},
-            "length": lengths["clean"],
-            "files": dict(_file_record(k, p) for k, p in files.items()),
-        }
-
-    items = _items(item, (Path(name) for name in sorted(clean)), threads)
+    item = partial(_paired_item, clean_dir=clean_dir, noisy_dir=noisy_dir, data_root=data_root, sample_rate=sample_rate)
+    items = _items(item, sorted(clean), threads)
     return Manifest(dataset, split, "speech", sample_rate, items, data_root, "paired", SPEECH_SOURCES)
 
 
@@ -269,22 +327,7 @@ def stems_manifest(
     if not split_dir.is_dir():
         raise SepflowError(f"folder not found: {split_dir}; a stems split holds one folder per track.")
 
-    def item(track: Path) -> dict:
-        files = {"mixture": track / "mixture.wav", **{f"stem/{s}": track / f"{s}.wav" for s in sources}}
-        missing = [p.name for p in files.values() if not p.is_file()]
-        if missing:
-            raise SepflowError(f"{track} lacks {missing}; each track needs mixture.wav and {list(sources)}.")
-        lengths = {k: _audio_facts(p, sample_rate, "resample the track first.") for k, p in files.items()}
-        if len(set(lengths.values())) > 1:
-            raise SepflowError(f"{track}: mixture and stems differ in length ({lengths}); re-export the track.")
-        return {
-            "id": track.name,
-            "mixture": _relative(files["mixture"], data_root),
-            "stems": {s: _relative(files[f"stem/{s}"], data_root) for s in sources},
-            "length": lengths["mixture"],
-            "files": dict(_file_record(k, p) for k, p in files.items()),
-        }
-
+    item = partial(_stems_item, data_root=data_root, sample_rate=sample_rate, sources=tuple(sources))
     items = _items(item, sorted(p for p in split_dir.iterdir() if p.is_dir()), threads)
     return Manifest(dataset, split, "music", sample_rate, items, data_root, "stems", tuple(sources))
 
@@ -302,14 +345,7 @@ def pool_manifest(
     if not pool_dir.is_dir():
         raise SepflowError(f"folder not found: {pool_dir}")
 
-    def item(p: Path) -> dict:
-        return {
-            "id": p.stem,
-            "audio": _relative(p, data_root),
-            "length": _audio_facts(p, sample_rate, "resample the pool first."),
-            "files": dict([_file_record("audio", p)]),
-        }
-
+    item = partial(_pool_item, data_root=data_root, sample_rate=sample_rate)
     items = _items(item, sorted(pool_dir.glob("*.wav")), threads)
     return Manifest(dataset, split, task, sample_rate, items, data_root, "pool", ())
 

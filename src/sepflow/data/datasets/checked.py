@@ -28,7 +28,7 @@ class ItemFiles:
             )
             self.sizes.update((path, (size, index)) for path, size in manifest.recorded_sizes().items())
 
-    def read(self, path: Path, start: int = 0, stop: int | None = None) -> np.ndarray:
+    def read(self, path: str | Path, start: int = 0, stop: int | None = None) -> np.ndarray:
         """(samples, channels) float32 of frames [start, stop) of `path`; a file of the
         manifests must still have the size and sample rate they recorded."""
         known = self.sizes.get(str(path))

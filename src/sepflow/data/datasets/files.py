@@ -19,9 +19,7 @@ class _ManifestFiles(Dataset):
         self.reader = ItemFiles([manifest])
         self.sources = manifest.sources
         self.sample_rate, self.task = manifest.sample_rate, manifest.task
-        self.files = [
-            (manifest.mixture_path(it), list(manifest.target_paths(it).values()), it["length"]) for it in manifest.items
-        ]
+        self.files = manifest.item_files()
         self.channels = audio_info(self.files[0][0]).channels
 
     def __len__(self) -> int:

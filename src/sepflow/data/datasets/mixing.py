@@ -54,13 +54,13 @@ def _gain(x: np.ndarray, db: float) -> np.ndarray:
     return x * np.float32(10.0 ** (db / 20.0))
 
 
-def pool_files(manifest: Manifest) -> list[tuple[Path, int]]:
+def pool_files(manifest: Manifest) -> list[tuple[str, int]]:
     """(path, length) of every item of a pool manifest (items with `audio` and `length`)."""
-    return [(manifest.paths(item)["audio"], int(item["length"])) for item in manifest.items]
+    return [(audio, length) for audio, _, length in manifest.item_files()]
 
 
 def _read(
-    reader: ItemFiles, path: Path, channels: int, pool: str, start: int = 0, stop: int | None = None
+    reader: ItemFiles, path: str | Path, channels: int, pool: str, start: int = 0, stop: int | None = None
 ) -> np.ndarray:
     """(channels, samples) of `path`; a file with another channel count is an error naming it."""
     data = reader.read(path, start, stop)
@@ -78,7 +78,7 @@ class SignalSampler:
 
     def __init__(
         self,
-        files: Sequence[tuple[Path, int]],
+        files: Sequence[tuple[str, int]],
         crop: int,
         min_rms_db: float = -60.0,
         max_tries: int = 20,
@@ -129,7 +129,7 @@ class RirSampler:
     """Random room impulse responses, (channels, samples), cut to at most `max_samples`."""
 
     def __init__(
-        self, files: Sequence[tuple[Path, int]], max_samples: int | None = None, reader: ItemFiles | None = None
+        self, files: Sequence[tuple[str, int]], max_samples: int | None = None, reader: ItemFiles | None = None
     ):
         if not files:
             raise SepflowError("the RIR pool is empty; check its manifest.")
@@ -254,7 +254,7 @@ class RandomMixtureSampler:
         )
 
 
-def _files(manifests: list[Manifest], sr: int) -> list[tuple[Path, int]]:
+def _files(manifests: list[Manifest], sr: int) -> list[tuple[str, int]]:
     for m in manifests:
         if m.sample_rate != sr:
             raise SepflowError(
