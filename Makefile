@@ -2,7 +2,7 @@
 #                    make test  (install, then lint and run the test suite)
 PYTHON ?= python3
 VENV ?= .venv
-CORES ?= 8
+CORES ?= $(shell nproc)
 BIN := $(VENV)/bin
 
 .PHONY: demo test lint bench venv system clean-results

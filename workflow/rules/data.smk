@@ -17,6 +17,7 @@ rule prepare:
     benchmark:
         LAYOUT.data_benchmark("{dataset}", "prepare")
     threads: PLAN.settings.threads.prepare
+    priority: TRAINING_PATH
     conda:
         "../../envs/sepflow.yaml"
     script:

@@ -11,6 +11,7 @@ rule manifest:
     log:
         LAYOUT.data_log("{dataset}", "manifest_{split}"),
     threads: PLAN.settings.threads.manifest
+    priority: TRAINING_PATH
     conda:
         "../../envs/sepflow.yaml"
     script:

@@ -19,6 +19,7 @@ rule train_model:
     benchmark:
         LAYOUT.benchmark("{experiment}", "train")
     threads: PLAN.settings.threads.train
+    priority: TRAINING_PATH
     resources:
         gpu=lambda w: GPU * PLAN.experiment(w.experiment).system.processes(),
     conda:

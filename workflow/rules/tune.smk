@@ -22,6 +22,7 @@ rule tune_trial:
     benchmark:
         LAYOUT.benchmark("{experiment}", "tune_trial_{trial}")
     threads: PLAN.settings.threads.train
+    priority: TRAINING_PATH
     resources:
         gpu=GPU,
     conda:
