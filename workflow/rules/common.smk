@@ -74,8 +74,10 @@ def uses_cuda():
 
 GPU = 1 if uses_cuda() else 0
 
-# Scheduling: the jobs on the way to a training (prepare, manifest) and the trainings go first,
-# so that the long jobs start as soon as their data is ready and baselines, inference and
-# metrics fill the cores left over (the demo on 2 cores without it: 5 minutes of baselines'
-# metrics while 7 trainings waited for their manifests).
-TRAINING_PATH = 10
+# Scheduling: the data first (prepare, manifests), then the trainings, so that the long jobs
+# start as soon as their data is ready and baselines, inference and metrics fill the cores
+# left over (the demo on 2 cores without it: 5 minutes of baselines' metrics while 7
+# trainings waited for their manifests; with trainings and data alike, a pool's manifest
+# waited for a training to end).
+PRIORITY_DATA = 20
+PRIORITY_TRAINING = 10

@@ -17,7 +17,7 @@ rule prepare:
     benchmark:
         LAYOUT.data_benchmark("{dataset}", "prepare")
     threads: PLAN.settings.threads.prepare
-    priority: TRAINING_PATH
+    priority: PRIORITY_DATA
     conda:
         "../../envs/sepflow.yaml"
     script:

@@ -11,7 +11,7 @@ rule manifest:
     log:
         LAYOUT.data_log("{dataset}", "manifest_{split}"),
     threads: PLAN.settings.threads.manifest
-    priority: TRAINING_PATH
+    priority: PRIORITY_DATA
     conda:
         "../../envs/sepflow.yaml"
     script:

@@ -19,7 +19,7 @@ rule train_model:
     benchmark:
         LAYOUT.benchmark("{experiment}", "train")
     threads: PLAN.settings.threads.train
-    priority: TRAINING_PATH
+    priority: PRIORITY_TRAINING
     resources:
         gpu=lambda w: GPU * PLAN.experiment(w.experiment).system.processes(),
     conda:

@@ -22,7 +22,7 @@ rule tune_trial:
     benchmark:
         LAYOUT.benchmark("{experiment}", "tune_trial_{trial}")
     threads: PLAN.settings.threads.train
-    priority: TRAINING_PATH
+    priority: PRIORITY_TRAINING
     resources:
         gpu=GPU,
     conda:
