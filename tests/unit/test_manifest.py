@@ -140,3 +140,22 @@ def test_item_files_are_the_text_of_mixture_and_target_paths_for_every_kind(toy_
     pool = pool_manifest(toy_data / "audio/toy/train/clean", toy_data, "toy", "speech", 16000)
     assert pool.item_files() == [(str(pool.paths(it)["audio"]), [], it["length"]) for it in pool.items]
     assert set(paired.recorded_sizes()) == {str(p) for it in paired.items for p in paired.paths(it).values()}
+
+
+def test_a_script_without_a_main_guard_builds_a_large_split_in_workers(toy_data, tmp_path):
+    """As a Snakemake job's script does: module-level code, no `if __name__ == "__main__"`."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "job.py"
+    script.write_text(
+        "import sepflow.data.manifest as m\n"
+        "from pathlib import Path\n"
+        "m.PARALLEL_MIN_ITEMS = 0\n"
+        f"data = Path({str(toy_data)!r})\n"
+        "built = m.paired_manifest(data / 'audio/toy/train', data, 'toy', 'train', 16000, threads=2)\n"
+        "print(built.to_json(), end='')\n"
+    )
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout == (toy_data / "manifests/toy/train.json").read_text()

@@ -235,18 +235,18 @@ def _audio_facts(path: Path, sample_rate: int, fix: str) -> int:
 
 
 PARALLEL_MIN_ITEMS = 2000
-"""Below this many items a split is built in-process: starting a worker (a fresh interpreter
-importing soundfile) costs about what 2000 items do (benchmarks/manifest_threads.py)."""
+"""Below this many items a split is built in-process (benchmarks/manifest_threads.py)."""
 
 
 def _items(one: Callable[[Path], dict], sources: Sequence[Path], processes: int) -> list[dict]:
     """`one` of each source, in the sources' order, on `processes` worker processes when the
     split is large; an error is the first source's that fails, as in one process (the chunks
-    not yet started are cancelled). `one` must pickle: a partial of a module-level function."""
+    not yet started are cancelled). The workers are forked: a spawned one would run the
+    calling script again, and a Snakemake job's script has no `__main__` guard."""
     if processes <= 1 or len(sources) < PARALLEL_MIN_ITEMS:
         return [one(source) for source in sources]
     chunk = max(1, len(sources) // (processes * 16))
-    pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"))
+    pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"))
     try:
         return list(pool.map(one, sources, chunksize=chunk))
     finally:
