@@ -35,6 +35,8 @@ PATH_KEYS = ("clean", "noisy", "audio", "mixture")
 SPEECH_SOURCES = ("speech",)
 MUSIC_SOURCES = ("vocals", "drums", "bass", "other")
 """MUSDB18's targets, in the order models output them."""
+MIXTURE_KEY = {"paired": "noisy", "stems": "mixture", "pool": "audio"}
+"""By kind, the item key of what a model hears."""
 
 
 def file_hash(path: str | os.PathLike) -> str:
@@ -78,7 +80,7 @@ class Manifest:
         """Each item's mixture file, its target files (none for a pool) and its length in samples:
         what training reads, as text equal to str() of mixture_path and target_paths (a Path
         per file costs seconds at a training start on 100k files)."""
-        mixture = {"paired": "noisy", "stems": "mixture", "pool": "audio"}[self.kind]
+        mixture = MIXTURE_KEY[self.kind]
         out = []
         for item in self.items:
             if self.kind == "paired":
@@ -99,7 +101,7 @@ class Manifest:
 
     def mixture_path(self, item: dict) -> Path:
         """What a model hears: the noisy file, the music mixture or the pool file."""
-        return self.root / item[{"paired": "noisy", "stems": "mixture", "pool": "audio"}[self.kind]]
+        return self.root / item[MIXTURE_KEY[self.kind]]
 
     def target_paths(self, item: dict) -> dict[str, Path]:
         """What a model should output, by source name, in the manifest's source order."""
@@ -239,7 +241,7 @@ PARALLEL_MIN_ITEMS = 1000
 split 1.75x as fast as one process, at 50000 1.94x (benchmarks/manifest_threads.py)."""
 
 
-def _items(one: Callable[[Path], dict], sources: Sequence[Path], processes: int) -> list[dict]:
+def _items(one: Callable[[str | Path], dict], sources: Sequence[str | Path], processes: int) -> list[dict]:
     """`one` of each source, in the sources' order, on `processes` worker processes when the
     split is large; an error is the first source's that fails, as in one process (the chunks
     not yet started are cancelled). The workers are forked: a spawned one would run the
